@@ -1,0 +1,37 @@
+"""A local JupyterHub with the execution broker: SQLite, the local process spawner, dummy login.
+
+Run it with ``bash scripts/hub.sh`` (which installs what it needs first). For a real deployment keep
+your own authenticator and spawner: the two lines marked below are all the broker needs.
+"""
+
+import os
+
+from jupyterhub_execplanner import setup_execplanner  # <- the broker, line 1
+
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+
+here = os.path.dirname(os.path.abspath(__file__))
+state = os.environ.get("EXECPLANNER_STATE_DIR", os.path.join(here, "..", ".cache", "hub"))
+os.makedirs(state, exist_ok=True)
+
+c.JupyterHub.ip = os.environ.get("EXECPLANNER_HUB_IP", "127.0.0.1")
+c.JupyterHub.port = int(os.environ.get("EXECPLANNER_HUB_PORT", "8000"))
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "jupyterhub-proxy.pid")
+
+# Anyone may log in with any name and no password: for trying the broker on your own machine only.
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {"admin"}
+
+# Single-user servers as local processes, each in its own folder under the state folder.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{username}")
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+
+setup_execplanner(c, db_url="sqlite:///" + os.path.join(state, "execplanner.sqlite"))  # <- line 2
+
+# The broker's settings, if you want to change them (see docs/configuration.md), e.g.:
+# setup_execplanner(c, offer_expiry="PT2M", max_offers=6)

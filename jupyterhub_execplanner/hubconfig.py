@@ -1,0 +1,154 @@
+"""``setup_execplanner(c)``: everything a hub needs to run the broker, from two lines of config.
+
+It registers the hub-managed service, its custom scopes and roles, grants ordinary users what they
+need (a token made with no explicit scopes can ask for offers and accept one), and tells the service
+where the hub's config file is. Keyword arguments are broker settings (``c.ExecPlanner.<name>``),
+validated here so that a wrong one stops the hub at start with a message naming it and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+import sys
+from typing import Any
+
+from traitlets import TraitError
+from traitlets.config import Config
+from traitlets.config.loader import LazyConfigValue
+
+from .service import scopes
+from .service.settings import ExecPlanner
+
+
+class SetupError(ValueError):
+    """A wrong argument to setup_execplanner; the message names it and the fix."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _configured(section: Any, key: str, empty: Any) -> Any:
+    """A hub setting's current value; resolves ``c.X.y.append(...)``-style lazy values."""
+    value = section.get(key, empty)
+    if isinstance(value, LazyConfigValue):
+        return value.get_value(empty)
+    return value
+
+
+def _jupyterhub_major() -> int:
+    import jupyterhub
+
+    return int(jupyterhub.version_info[0])
+
+
+def _caller_file(depth: int = 2) -> str:
+    """The file that called setup_execplanner: the hub's config file when run by the hub."""
+    frame = sys._getframe(depth)
+    filename = frame.f_code.co_filename
+    return os.path.abspath(filename) if os.path.isfile(filename) else ""
+
+
+def validate_settings(settings: dict[str, Any]) -> None:
+    """Raise SetupError for an unknown or invalid broker setting."""
+    known = set(ExecPlanner.class_trait_names(config=True))
+    for key in settings:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise SetupError(
+                f"setup_execplanner(c, {key}=...): no such setting.{hint} "
+                f"The settings are: {', '.join(sorted(known))}."
+            )
+    try:
+        ExecPlanner(config=Config({"ExecPlanner": dict(settings)}))
+    except TraitError as e:
+        raise SetupError(f"setup_execplanner(c, ...): {e}") from e
+
+
+def setup_execplanner(
+    c: Config,
+    *,
+    name: str = "execplanner",
+    url: str | None = None,
+    hub_config_file: str | None = None,
+    **settings: Any,
+) -> Config:
+    """Run the execution broker as a service of this hub.
+
+    ``c`` is the hub's config object. ``name`` is the service name (its URL is
+    ``/services/<name>/``); ``url`` where the service listens (default: a free loopback port);
+    ``hub_config_file`` the hub's config file (default: the file calling this function). Every other
+    keyword is a broker setting (see ``docs/configuration.md``), e.g. ``offer_expiry=60``.
+    """
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise SetupError(f"setup_execplanner(c, name={name!r}): use letters, digits, '-' or '_'.")
+    validate_settings(settings)
+    if url is None:
+        url = f"http://127.0.0.1:{_free_port()}"
+    elif not url.startswith(("http://", "https://")):
+        raise SetupError(
+            f"setup_execplanner(c, url={url!r}): give a URL like http://127.0.0.1:10101"
+        )
+    config_file = hub_config_file if hub_config_file is not None else _caller_file()
+
+    for key, value in settings.items():
+        setattr(c.ExecPlanner, key, value)
+    c.ExecPlanner.service_name = name
+
+    command = [sys.executable, "-m", "jupyterhub_execplanner.service"]
+    if config_file:
+        command.append(f"--ExecPlanner.hub_config_file={config_file}")
+    service = {
+        "name": name,
+        "url": url,
+        "command": command,
+        "display": False,
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [
+            f"access:services!service={name}",
+            *scopes.USER_SCOPES,
+            scopes.ADMIN,
+        ],
+    }
+    if config_file:
+        service["cwd"] = os.path.dirname(config_file)
+    services = [s for s in _configured(c.JupyterHub, "services", []) if s.get("name") != name]
+    c.JupyterHub.services = [*services, service]
+
+    custom = dict(_configured(c.JupyterHub, "custom_scopes", {}))
+    for scope, description in scopes.DESCRIPTIONS.items():
+        custom.setdefault(scope, {"description": description})
+    c.JupyterHub.custom_scopes = custom
+
+    roles = [
+        r for r in _configured(c.JupyterHub, "load_roles", []) if r.get("name") != f"{name}-service"
+    ]
+    roles.append(
+        {
+            "name": f"{name}-service",
+            "description": "What the execution broker service needs from the hub.",
+            "scopes": list(scopes.SERVICE_SCOPES),
+            "services": [name],
+        }
+    )
+    user_scopes = [f"access:services!service={name}", *scopes.USER_SCOPES]
+    user_role = next((r for r in roles if r.get("name") == "user"), None)
+    if user_role is not None:
+        # the admin redefined the user role: add ours to it rather than override theirs
+        user_role["scopes"] = [
+            *user_role.get("scopes", []),
+            *(s for s in user_scopes if s not in user_role.get("scopes", [])),
+        ]
+    elif _jupyterhub_major() >= 6:
+        extra = set(_configured(c.JupyterHub, "extra_user_scopes", set()))
+        c.JupyterHub.extra_user_scopes = extra | set(user_scopes)
+    else:
+        # JupyterHub 5 has no extra_user_scopes: the user role is its default ("self") plus ours
+        roles.append({"name": "user", "scopes": ["self", *user_scopes]})
+    c.JupyterHub.load_roles = roles
+    return c

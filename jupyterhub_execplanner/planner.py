@@ -1,0 +1,218 @@
+"""The planner: which offers this hub can make for a request. Pure: it reads the request, the
+profiles and the calendar, and returns offers and messages; it reserves nothing. Which profiles are
+eligible, and the messages that explain a NO, are in :mod:`.eligibility`.
+
+Offers, per eligible profile: (a) the largest fit at the earliest start where the minimum fits,
+over the span ``[start - prepare, start + duration + releasing)``; (b) when (a) is smaller than the
+most the request can use on the profile (cores, memory or accelerators), the earliest start where
+that full size fits. Offers are sorted by start, then fit (``sum((max - offered) / max)`` over
+cores and memory, lower first), then the smaller profile, then slug; at most
+``policy.max_offers``. Offer starts are whole seconds.
+
+The manager reserves every offer it returns (an offer is held until it expires or a sibling is
+accepted), so two offers of one request must not together oversubscribe a slot: each offer is
+chosen against a tentative overlay on the calendar that holds the offers chosen before it (a
+candidate that no longer fits is planned again). The overlay is undone before :func:`plan`
+returns, even on error, so the calendar is left bit for bit as it was.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .eligibility import (
+    EPS,
+    Fit,
+    assess,
+    ceil_second,
+    check_request,
+    no_room,
+    summaries,
+    utc,
+)
+from .model import messages as msg
+from .model.messages import Message
+from .model.offer import OfferPlan
+from .model.request import ExecutionRequest
+from .platform.calendar import Calendar
+from .platform.profiles import Profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlannerPolicy:
+    max_offers: int = 4
+    default_duration: timedelta = timedelta(hours=1)
+    max_duration: timedelta = timedelta(hours=24)  # hub-wide cap
+    releasing: timedelta = timedelta(seconds=10)
+    min_duration: timedelta = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    offers: tuple[OfferPlan, ...]
+    messages: tuple[Message, ...] = ()
+
+    @property
+    def result(self) -> str:
+        return "YES" if self.offers else "NO"
+
+
+def plan(
+    request: ExecutionRequest,
+    profiles: Sequence[Profile],
+    calendar: Calendar,
+    *,
+    now: datetime,
+    policy: PlannerPolicy | None = None,
+) -> PlanResult:
+    """Offers for ``request`` (see the module docstring). Never raises: an unexpected failure is a
+    NO with a platform message, and the calendar is left as it was."""
+    try:
+        return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy())
+    except Exception as e:  # the service must answer, whatever the request
+        log.exception("Planning failed")
+        return _no(
+            msg.error(
+                msg.PLATFORM,
+                "The planner failed (${error}); please report this to the hub's administrator.",
+                path="$",
+                error=f"{type(e).__name__}: {e}",
+            )
+        )
+
+
+def _plan(
+    request: ExecutionRequest,
+    profiles: Sequence[Profile],
+    calendar: Calendar,
+    now: datetime,
+    policy: PlannerPolicy,
+) -> PlanResult:
+    if not profiles:
+        return _no(msg.error(msg.PLATFORM, "This hub has no profiles to offer.", path="$"))
+    problems = check_request(request, policy)
+    if problems:
+        return _no(*problems)
+    verdicts = [assess(request, p, calendar, now, policy) for p in profiles]
+    fits = [v for v in verdicts if isinstance(v, Fit)]
+    if not fits:
+        reasons = [v for v in verdicts if isinstance(v, Message)]
+        return _no(*summaries(request, profiles, calendar, policy), *reasons)
+    offers = _choose(fits, request, calendar, policy)
+    if not offers:
+        return _no(*no_room(request, fits, calendar, policy))
+    return PlanResult(tuple(offers))
+
+
+def _no(*messages: Message) -> PlanResult:
+    return PlanResult((), tuple(messages))
+
+
+# -- offers ------------------------------------------------------------------------------------
+
+
+def _offer(
+    fit: Fit, calendar: Calendar, full: bool, request: ExecutionRequest, policy: PlannerPolicy
+) -> OfferPlan | None:
+    """The offer of ``fit`` at the earliest start where its minimum (or, ``full``, its maximum)
+    fits, sized to what is free then; None if there is no such start in the window."""
+    p = fit.profile
+    need = fit.need(full)
+    span = p.prepare + fit.duration + policy.releasing
+    not_before, not_after = fit.earliest - p.prepare, fit.latest - p.prepare
+    for _ in range(3):
+        t = calendar.earliest(p.pool, need, not_before=not_before, not_after=not_after, span=span)
+        if t is None:
+            return None
+        start = ceil_second(t + p.prepare)
+        if start > fit.latest:
+            return None
+        free = calendar.free(p.pool, start - p.prepare, start - p.prepare + span)
+        if all(free.get(k, 0.0) + EPS >= v for k, v in need.items()):
+            break
+        not_before = t + calendar.resolution  # rounding to the second crossed a bucket: later
+    else:
+        return None
+
+    def most(name: str, top: int) -> int:
+        return min(top, math.floor(free.get(name, 0.0) + EPS))
+
+    accelerators = {k: most(k, hi) for k, (_, hi) in fit.accelerators.items()}
+    return OfferPlan(
+        profile=p.slug,
+        profile_name=p.display_name,
+        cores=most("cores", fit.cores[1]),
+        memory=most("memory", fit.memory[1]),
+        start=start,
+        duration=fit.duration,
+        preparing=p.prepare,
+        releasing=policy.releasing,
+        accelerators={k: v for k, v in accelerators.items() if v > 0},
+        pool=p.pool,
+        image=p.image,
+    )
+
+
+def _fits(calendar: Calendar, offer: OfferPlan) -> bool:
+    free = calendar.free(offer.pool, offer.prepare_start, offer.release_end)
+    return all(free.get(k, 0.0) + EPS >= v for k, v in offer.amounts().items())
+
+
+def _is_full(offer: OfferPlan, fit: Fit) -> bool:
+    return all(offer.amounts().get(k, 0) >= v for k, v in fit.need(True).items())
+
+
+def _sort_key(offer: OfferPlan, fit: Fit, request: ExecutionRequest) -> tuple[Any, ...]:
+    score = 0.0
+    for top, got in ((request.compute.cores.max, offer.cores), (request.compute.memory.max, offer.memory)):
+        if top > 0:
+            score += (top - got) / top
+    return (offer.start, round(score, 9), fit.size, offer.profile)
+
+
+def _signature(offer: OfferPlan) -> tuple[Any, ...]:
+    accelerators = tuple(sorted(offer.accelerators.items()))
+    return (offer.profile, offer.start, offer.duration, offer.cores, offer.memory, accelerators)
+
+
+def _choose(
+    fits: list[Fit], request: ExecutionRequest, calendar: Calendar, policy: PlannerPolicy
+) -> list[OfferPlan]:
+    """Candidates (a) and (b) of every profile, best first; each one chosen is held tentatively so
+    that the next is planned around it (one that no longer fits is planned again)."""
+    heap: list[tuple[tuple[Any, ...], int, OfferPlan, Fit, bool]] = []
+    order = itertools.count()
+
+    def push(offer: OfferPlan | None, fit: Fit, full: bool) -> None:
+        if offer is not None:
+            key = _sort_key(offer, fit, request)
+            heapq.heappush(heap, (key, next(order), offer, fit, full))
+
+    for fit in fits:
+        first = _offer(fit, calendar, False, request, policy)
+        push(first, fit, False)
+        if first is not None and not _is_full(first, fit):
+            push(_offer(fit, calendar, True, request, policy), fit, True)
+    chosen: list[OfferPlan] = []
+    seen: set[tuple[Any, ...]] = set()
+    with calendar.tentative() as overlay:
+        while heap and len(chosen) < max(1, policy.max_offers):
+            _, _, offer, fit, full = heapq.heappop(heap)
+            if _signature(offer) in seen:
+                continue
+            if not _fits(calendar, offer):
+                push(_offer(fit, calendar, full, request, policy), fit, full)
+                continue
+            chosen.append(offer)
+            seen.add(_signature(offer))
+            overlay.reserve(offer.pool, offer.prepare_start, offer.release_end, offer.amounts())
+    return chosen

@@ -1,0 +1,1 @@
+"""What this hub can offer: profiles, capacity providers and the reservation calendar."""

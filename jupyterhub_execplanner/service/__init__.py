@@ -1,0 +1,1 @@
+"""The broker's web service: the Application, its settings, handlers, auth scopes and metrics."""

@@ -1,0 +1,254 @@
+"""The broker as a hub-managed service: a traitlets Application serving tornado handlers.
+
+The hub starts it with ``python -m jupyterhub_execplanner.service --ExecPlanner.hub_config_file=...``
+and the usual ``JUPYTERHUB_*`` environment. It loads the hub's config file to learn the spawner's
+profiles and its own settings, rebuilds its calendar from the database, and serves the API under
+``$JUPYTERHUB_SERVICE_PREFIX``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
+from traitlets import Instance, Int, Unicode, default
+from traitlets.config import Application
+
+from .._version import __version__
+from ..model.messages import utcnow
+from ..planner import PlannerPolicy
+from ..platform.calendar import Calendar
+from ..platform.capacity import CapacityProvider, HostCapacity, StaticCapacity
+from ..platform.sources import profiles_for_hub
+from ..platform.usage import external_usage, running_servers
+from ..sessions.manager import SessionManager
+from ..sessions.store import Store
+from .handlers import NotFoundHandler, default_handlers
+from .metrics import Metrics
+from .settings import ExecPlanner
+
+
+class ExecPlannerApp(Application, ExecPlanner):
+    """The IVOA Execution Broker service of a JupyterHub."""
+
+    name = "jupyterhub-execplanner"
+    version = __version__
+    description = "Answer IVOA Execution Broker requests from this hub's profiles and capacity."
+
+    aliases = {
+        "hub-config": "ExecPlanner.hub_config_file",
+        "db-url": "ExecPlanner.db_url",
+        "ip": "ExecPlannerApp.ip",
+        "port": "ExecPlannerApp.port",
+        "log-level": "Application.log_level",
+    }
+
+    ip = Unicode(help="Address to listen on. Default: the host of $JUPYTERHUB_SERVICE_URL.").tag(
+        config=True
+    )
+    port = Int(help="Port to listen on. Default: the port of $JUPYTERHUB_SERVICE_URL.").tag(
+        config=True
+    )
+    service_prefix = Unicode(
+        help="URL prefix the service is routed under. Default: $JUPYTERHUB_SERVICE_PREFIX."
+    ).tag(config=True)
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return (
+            urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")).hostname
+            or "127.0.0.1"
+        )
+
+    @default("port")
+    def _default_port(self) -> int:
+        return (
+            urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")).port
+            or 10101
+        )
+
+    @default("service_prefix")
+    def _default_service_prefix(self) -> str:
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.service_name}/")
+        return prefix if prefix.endswith("/") else prefix + "/"
+
+    manager = Instance(SessionManager, allow_none=True)
+    capacity_provider = Instance(CapacityProvider, allow_none=True)
+    profile_source = Unicode("")
+
+    def initialize(self, argv: Any = None) -> None:
+        super().initialize(argv)
+        if self.hub_config_file:
+            self.load_config_file(self.hub_config_file)
+        self.init_platform()
+        self.init_tornado()
+
+    def init_platform(self) -> None:
+        if self.capacity:
+            self.capacity_provider = StaticCapacity(self.capacity)
+        else:
+            self.capacity_provider = HostCapacity(
+                reserve_cores=self.reserve_cores, reserve_memory=self.reserve_memory
+            )
+        totals = self.capacity_provider.totals()
+        first_pool = totals.get("default") or next(iter(totals.values()))
+        profiles, self.profile_source = profiles_for_hub(
+            self.config,
+            self.profiles,
+            first_pool,
+            prepare=self.seconds("prepare_time"),
+            max_duration=self.seconds("max_duration"),
+        )
+        missing = sorted({p.pool for p in profiles} - set(totals))
+        if missing:
+            raise ValueError(
+                f"Profiles use the pool(s) {missing}, which c.ExecPlanner.capacity does not give: "
+                f"add them to capacity (it has {sorted(totals)})."
+            )
+        now = utcnow()
+        calendar = Calendar(
+            totals,
+            origin=now,
+            horizon=self.seconds("planning_horizon"),
+            resolution=self.seconds("calendar_resolution"),
+        )
+        policy = PlannerPolicy(
+            max_offers=self.max_offers,
+            default_duration=self.seconds("default_duration"),
+            max_duration=self.seconds("max_duration"),
+            releasing=self.seconds("releasing_time"),
+        )
+        self.store = Store(self.db_url)
+        self.manager = SessionManager(
+            self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry")
+        )
+        held = self.manager.load()
+        self.log.info(
+            "Offering %d profile(s) from %s; %d session(s) hold capacity; database %s",
+            len(profiles),
+            self.profile_source,
+            held,
+            _safe_url(self.db_url),
+        )
+
+    def init_tornado(self) -> None:
+        prefix = self.service_prefix
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+        self.metrics = Metrics(self.manager.phase_counts)  # type: ignore[union-attr]
+        handlers: list[Any] = [(prefix.rstrip("/"), default_handlers[0][1])]
+        handlers += [
+            (url_path_join(prefix, pattern) if pattern else prefix, handler)
+            for pattern, handler in default_handlers
+        ]
+        handlers.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))
+        handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
+        self.tornado_app = web.Application(
+            handlers,
+            hub_auth=self.hub_auth,
+            manager=self.manager,
+            execplanner=self,
+            metrics=self.metrics,
+            service_prefix=prefix,
+            cookie_secret=os.urandom(32),
+            default_handler_class=NotFoundHandler,
+            log_function=self._log_request,
+        )
+
+    def _log_request(self, handler: web.RequestHandler) -> None:
+        status = handler.get_status()
+        level = self.log.info if status < 400 else self.log.warning
+        if status < 400 and handler.request.method == "GET":
+            level = self.log.debug
+        level(
+            "%d %s %s %.1fms",
+            status,
+            handler.request.method,
+            handler.request.path,
+            1000 * handler.request.request_time(),
+        )
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        asyncio.run(self.serve())
+
+    async def serve(self, ready: asyncio.Event | None = None) -> None:
+        """Listen and run until SIGINT or SIGTERM (the hub starts services with SIGINT ignored)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        server = HTTPServer(
+            self.tornado_app,
+            xheaders=True,
+            max_body_size=max(64 * 1024 * 1024, 4 * self.max_body_size),
+        )
+        server.listen(self.port, self.ip)
+        expiry = PeriodicCallback(lambda: self.manager.expire_due(utcnow()), 1000)  # type: ignore[union-attr]
+        expiry.start()
+        poller = asyncio.create_task(self.poll_hub()) if self.hub_poll_interval > 0 else None
+        self.log.info(
+            "Execution broker listening on http://%s:%d%s", self.ip, self.port, self.service_prefix
+        )
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            expiry.stop()
+            if poller is not None:
+                poller.cancel()
+            server.stop()
+            self.store.close()
+
+    async def poll_hub(self) -> None:
+        """Keep the calendar's view of servers this service did not start up to date."""
+        api_url = os.environ.get("JUPYTERHUB_API_URL", "")
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        if not api_url or not token:
+            self.log.info("No hub API URL or token: not reading the hub's running servers.")
+            return
+        headers = {"Authorization": f"token {token}"}
+        async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+            while True:
+                try:
+                    response = await client.get(
+                        url_path_join(api_url, "users"), params={"state": "active"}
+                    )
+                    response.raise_for_status()
+                    users = response.json()
+                    usage = external_usage(
+                        running_servers(users),
+                        self.manager.profiles,  # type: ignore[union-attr]
+                        self.server_footprint,
+                    )
+                    pools = {p.pool for p in self.manager.profiles}  # type: ignore[union-attr]
+                    self.manager.set_external_usage(  # type: ignore[union-attr]
+                        {pool: usage.get(pool, {}) for pool in pools}
+                    )
+                except (httpx.HTTPError, ValueError) as e:
+                    self.log.warning("Could not read the hub's running servers: %s", e)
+                await asyncio.sleep(self.hub_poll_interval)
+
+
+def _safe_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(parsed.password, "***")
+    return url
+
+
+def main(argv: Any = None) -> None:
+    ExecPlannerApp.launch_instance(argv)

@@ -1,0 +1,25 @@
+"""The custom scopes the broker checks, and who gets them by default.
+
+``setup_execplanner`` registers these with the hub (``c.JupyterHub.custom_scopes``) and adds the first
+two to the ``user`` role, so a token a user makes with no explicit scopes can ask for offers and accept
+one. Admins of the hub (and holders of the admin scope) see and change everybody's sessions.
+"""
+
+REQUEST = "custom:execplanner:request"
+SESSIONS = "custom:execplanner:sessions"
+ADMIN = "custom:execplanner:admin"
+
+DESCRIPTIONS = {
+    REQUEST: "Ask the execution broker for offers, and read your own offersets and sessions.",
+    SESSIONS: "Accept, reject and cancel your own offers and sessions on the execution broker.",
+    ADMIN: "Read and change every user's offersets and sessions on the execution broker.",
+}
+
+USER_SCOPES = (REQUEST, SESSIONS)
+
+# What the service's own token needs from the hub (see README "Permissions").
+SERVICE_SCOPES = (
+    "list:users",  # list users with running servers, to subtract what they hold from capacity
+    "read:users:name",
+    "read:servers",  # read those servers' models (profile in user_options)
+)

@@ -1,0 +1,1 @@
+"""Offersets and sessions: persistence (:mod:`.store`) and the manager that owns their phases."""

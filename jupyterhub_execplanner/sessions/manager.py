@@ -1,0 +1,323 @@
+"""The session manager: the one owner of offersets, sessions and their reservations.
+
+Handlers call the manager and never touch the store or the calendar. The manager plans offers for a
+request, reserves them in the calendar, persists them, and changes phases only through
+:func:`~jupyterhub_execplanner.model.phases.transition`. It is synchronous on purpose: planning and
+reserving happen without a yield to the event loop in between, so two requests answered at the same
+time can never both be given the same capacity.
+
+Capacity is held by every session in a phase that holds capacity (an unexpired offer, an accepted or
+running session) over ``[preparing.start, releasing.end)``. An offer stops holding it when it is
+rejected, expires, or a sibling is accepted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import uuid as uuidlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
+from ..model.parse import ParseResult
+from ..model.phases import CLIENT, HOLDING, SERVICE, Phase, TransitionError, transition
+from ..planner import PlannerPolicy, plan
+from ..platform.calendar import Calendar
+from ..platform.profiles import Profile
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking: a hub user or service, and whether they may see everybody's sessions."""
+
+    name: str
+    kind: str = "user"
+    admin: bool = False
+
+    @property
+    def owner(self) -> str:
+        return self.name if self.kind == "user" else f"{self.kind}:{self.name}"
+
+
+class NotFound(LookupError):
+    """No such offerset or session, or not the caller's (the two are not told apart)."""
+
+
+class Conflict(Exception):
+    """A change the phase table forbids (answered 409). ``str()`` is a sentence for the client."""
+
+
+Listener = Callable[[SessionRecord, Phase], None]
+
+
+class SessionManager:
+    def __init__(
+        self,
+        store: Store,
+        profiles: Sequence[Profile],
+        calendar: Calendar,
+        policy: PlannerPolicy,
+        *,
+        offer_expiry: timedelta,
+        clock: Callable[[], datetime] = msg.utcnow,
+    ):
+        self.store = store
+        self.profiles = list(profiles)
+        self.calendar = calendar
+        self.policy = policy
+        self.offer_expiry = offer_expiry
+        self.clock = clock
+        # (expires, uuid) of every offer that may still be OFFERED, earliest first
+        self._expiry: list[tuple[datetime, str]] = []
+        # called as listener(record, previous_phase) after every committed change of phase
+        self.listeners: list[Listener] = []
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def load(self) -> int:
+        """Rebuild the calendar from the store after a (re)start. Returns the sessions holding capacity."""
+        now = self.clock()
+        self.calendar.advance(now)
+        expired: list[SessionRecord] = []
+        held = 0
+        for record in self.store.sessions_in(HOLDING):
+            if record.phase is Phase.OFFERED and record.expires <= now:
+                expired.append(self._set(record, Phase.EXPIRED, SERVICE, now))
+                continue
+            self._reserve(record)
+            held += 1
+        self.store.save_sessions(expired)
+        self._notify(expired, Phase.OFFERED)
+        return held
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def request(
+        self, who: Identity, parsed: ParseResult
+    ) -> tuple[OfferSetRecord, list[SessionRecord]]:
+        """Answer a parsed request with an offerset, reserving every offer until it expires."""
+        now = self.clock()
+        self.expire_due(now)
+        self.calendar.advance(now)
+        notes = [m for m in parsed.messages if not m.is_error]
+        offers: Sequence[OfferPlan] = ()
+        if parsed.ok and parsed.request is not None:
+            result = plan(parsed.request, self.profiles, self.calendar, now=now, policy=self.policy)
+            offers, notes = result.offers, [*notes, *result.messages]
+        else:
+            notes = list(parsed.messages)
+        request = parsed.request
+        base = _name_of(request) if request is not None else "offerset"
+        offerset = OfferSetRecord(
+            uuid=str(uuidlib.uuid4()),
+            owner=who.owner,
+            name=base,
+            created=now,
+            result="YES" if offers else "NO",
+            messages=notes,
+        )
+        expires = now + self.offer_expiry
+        records = [
+            SessionRecord(
+                uuid=str(uuidlib.uuid4()),
+                offerset=offerset.uuid,
+                owner=who.owner,
+                name=f"{base}-offer-{i}",
+                phase=Phase.OFFERED,
+                created=now,
+                modified=now,
+                expires=expires,
+                request=request,  # type: ignore[arg-type]  # offers exist only for parsed requests
+                offer=offer,
+                messages=list(offer.notes),
+            )
+            for i, offer in enumerate(offers)
+        ]
+        offerset.sessions = [r.uuid for r in records]
+        self.store.add_offerset(offerset, records)
+        for record in records:
+            self._reserve(record)
+            heapq.heappush(self._expiry, (record.expires, record.uuid))
+        return offerset, records
+
+    def direct(
+        self, who: Identity, parsed: ParseResult
+    ) -> tuple[SessionRecord | None, OfferSetRecord]:
+        """Request and accept the first offer. Returns (accepted session or None, offerset)."""
+        offerset, records = self.request(who, parsed)
+        if not records:
+            return None, offerset
+        return self.update(who, records[0].uuid, Phase.ACCEPTED), offerset
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def offerset(self, who: Identity, uuid: str) -> tuple[OfferSetRecord, list[SessionRecord]]:
+        record = self.store.offerset(uuid) if _is_uuid(uuid) else None
+        if record is None or not _visible(who, record.owner):
+            raise NotFound(f"offerset {uuid} not found")
+        self.expire_due(self.clock())
+        by_uuid = {s.uuid: s for s in self.store.sessions_of(uuid)}
+        return record, [by_uuid[u] for u in record.sessions if u in by_uuid]
+
+    def session(self, who: Identity, uuid: str) -> SessionRecord:
+        record = self.store.session(uuid) if _is_uuid(uuid) else None
+        if record is None or not _visible(who, record.owner):
+            raise NotFound(f"session {uuid} not found")
+        return self._expire_if_due(record)
+
+    def sessions(
+        self, who: Identity, *, owner: str | None = None, include_offers: bool = False
+    ) -> list[SessionRecord]:
+        """The caller's sessions, newest first; an admin sees everybody's (or ``owner``'s)."""
+        if not who.admin:
+            owner = who.owner
+        self.expire_due(self.clock())
+        return self.store.list_sessions(owner=owner, include_offers=include_offers)
+
+    def phase_counts(self) -> dict[str, int]:
+        return self.store.phase_counts()
+
+    # -- changes --------------------------------------------------------------------------------
+
+    def update(self, who: Identity, uuid: str, target: Phase) -> SessionRecord:
+        """A client's change of phase: ACCEPTED, REJECTED or CANCELLED."""
+        record = self.session(who, uuid)
+        now = self.clock()
+        previous = record.phase
+        try:
+            self._set(record, target, CLIENT, now)
+        except TransitionError as e:
+            hint = ""
+            if record.phase is Phase.EXPIRED:
+                hint = (
+                    f" The offer expired at {msg.format_time(record.expires)}; ask for new offers."
+                )
+            raise Conflict(f"{e}{hint}") from e
+        record.messages.append(
+            msg.info(
+                "urn:phase-change",
+                "${who} set the phase to ${phase}.",
+                who=who.name,
+                phase=target.value,
+            )
+        )
+        changed = [record]
+        if target is Phase.ACCEPTED:
+            for sibling in self.store.sessions_of(record.offerset):
+                if sibling.uuid != record.uuid and sibling.phase is Phase.OFFERED:
+                    self._set(sibling, Phase.REJECTED, SERVICE, now)
+                    sibling.messages.append(
+                        msg.info(
+                            "urn:sibling-accepted",
+                            "Offer ${uuid} of the same offerset was accepted.",
+                            uuid=record.uuid,
+                        )
+                    )
+                    changed.append(sibling)
+        self.store.save_sessions(changed)
+        self._notify(changed[1:], Phase.OFFERED)
+        self._notify([record], previous)
+        return record
+
+    def advance(
+        self, uuid: str, target: Phase, message: Message | None = None, **changes: object
+    ) -> SessionRecord:
+        """The service's own change of phase (used by the phase driver). Raises TransitionError."""
+        record = self.store.session(uuid)
+        if record is None:
+            raise NotFound(f"session {uuid} not found")
+        previous = record.phase
+        if target is not previous:
+            self._set(record, target, SERVICE, self.clock())
+        for key, value in changes.items():
+            setattr(record, key, value)
+        if message is not None:
+            record.messages.append(message)
+        record.modified = self.clock()
+        self.store.save_sessions([record])
+        if target is not previous:
+            self._notify([record], previous)
+        return record
+
+    def expire_due(self, now: datetime) -> int:
+        """Mark every offer whose expiry has passed EXPIRED and release what it held."""
+        due: list[str] = []
+        while self._expiry and self._expiry[0][0] <= now:
+            due.append(heapq.heappop(self._expiry)[1])
+        expired: list[SessionRecord] = []
+        for uuid in due:
+            record = self.store.session(uuid)
+            if record is not None and record.phase is Phase.OFFERED:
+                expired.append(self._set(record, Phase.EXPIRED, SERVICE, now))
+        self.store.save_sessions(expired)
+        self._notify(expired, Phase.OFFERED)
+        return len(expired)
+
+    def set_external_usage(self, usage: dict[str, dict[str, float]]) -> None:
+        """What servers this service did not start hold now, per pool (from the hub's API)."""
+        for pool, amounts in usage.items():
+            self.calendar.set_external(pool, amounts)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _set(
+        self, record: SessionRecord, target: Phase, actor: str, now: datetime
+    ) -> SessionRecord:
+        record.phase = transition(record.phase, target, actor)
+        record.modified = now
+        if not target.holds_capacity:
+            self.calendar.release(record.uuid)
+        return record
+
+    def _expire_if_due(self, record: SessionRecord) -> SessionRecord:
+        now = self.clock()
+        if record.phase is Phase.OFFERED and record.expires <= now:
+            self._set(record, Phase.EXPIRED, SERVICE, now)
+            self.store.save_sessions([record])
+            self._notify([record], Phase.OFFERED)
+        return record
+
+    def _reserve(self, record: SessionRecord) -> None:
+        offer = record.offer
+        if self.calendar.has(record.uuid):
+            return
+        try:
+            self.calendar.reserve(
+                record.uuid, offer.pool, offer.prepare_start, offer.release_end, offer.amounts()
+            )
+        except ValueError as e:
+            # a pool or resource that the configuration no longer has: keep the session, say so
+            log.warning("Session %s holds no reservation: %s", record.uuid, e)
+
+    def _notify(self, records: Sequence[SessionRecord], previous: Phase) -> None:
+        for record in records:
+            for listener in self.listeners:
+                try:
+                    listener(record, previous)
+                except Exception:
+                    log.exception("Listener failed for session %s", record.uuid)
+
+
+def _visible(who: Identity, owner: str) -> bool:
+    return who.admin or who.owner == owner
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _name_of(request: object) -> str:
+    executable = getattr(request, "executable", None)
+    name = getattr(executable, "name", None) or getattr(request, "name", None) or "offerset"
+    return str(name)[:100]

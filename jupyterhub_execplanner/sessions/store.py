@@ -1,0 +1,281 @@
+"""Persistence of offersets and sessions with SQLAlchemy (SQLite by default, PostgreSQL by URL).
+
+The store only reads and writes rows; it holds no policy. Every row keeps what is needed to rebuild
+the record exactly after a restart of the service: the request as a canonical v1.0 document, the offer
+as a plain dict, messages and connectors as lists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from ..model.messages import Message, format_time, parse_time
+from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
+from ..model.phases import Phase
+from ..model.render import request_from_doc, request_to_doc
+
+metadata = MetaData()
+
+offersets = Table(
+    "execplanner_offersets",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("owner", String(255), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("messages", JSON, nullable=False),
+    Column("sessions", JSON, nullable=False),
+)
+
+sessions = Table(
+    "execplanner_sessions",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("offerset", String(36), nullable=False, index=True),
+    Column("owner", String(255), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("modified", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("offer", JSON, nullable=False),
+    Column("messages", JSON, nullable=False),
+    Column("connectors", JSON, nullable=False),
+    Column("server_name", String(64)),
+    Column("remote_url", Text),
+    Index("ix_execplanner_sessions_phase", "phase"),
+)
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every time we store is UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def offer_to_dict(offer: OfferPlan) -> dict[str, Any]:
+    return {
+        "profile": offer.profile,
+        "profile_name": offer.profile_name,
+        "cores": offer.cores,
+        "memory": offer.memory,
+        "accelerators": dict(offer.accelerators),
+        "start": format_time(offer.start),
+        "duration": offer.duration.total_seconds(),
+        "preparing": offer.preparing.total_seconds(),
+        "releasing": offer.releasing.total_seconds(),
+        "pool": offer.pool,
+        "image": offer.image,
+        "notes": [m.to_dict() for m in offer.notes],
+    }
+
+
+def offer_from_dict(doc: dict[str, Any]) -> OfferPlan:
+    return OfferPlan(
+        profile=doc["profile"],
+        profile_name=doc["profile_name"],
+        cores=int(doc["cores"]),
+        memory=int(doc["memory"]),
+        accelerators={str(k): int(v) for k, v in (doc.get("accelerators") or {}).items()},
+        start=parse_time(doc["start"]),
+        duration=timedelta(seconds=doc["duration"]),
+        preparing=timedelta(seconds=doc["preparing"]),
+        releasing=timedelta(seconds=doc["releasing"]),
+        pool=doc.get("pool") or "default",
+        image=doc.get("image"),
+        notes=tuple(Message.from_dict(m) for m in doc.get("notes") or ()),
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+class Store:
+    """Rows in, records out. One instance per service process."""
+
+    def __init__(self, url: str, *, echo: bool = False):
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps, "future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add_offerset(self, offerset: OfferSetRecord, records: Sequence[SessionRecord]) -> None:
+        """Insert an offerset and its offers in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(offersets).values(**self._offerset_row(offerset)))
+            if records:
+                conn.execute(insert(sessions), [self._session_row(r) for r in records])
+
+    def save_sessions(self, records: Iterable[SessionRecord]) -> None:
+        """Write the mutable columns of existing sessions, in one transaction."""
+        rows = list(records)
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for r in rows:
+                conn.execute(
+                    update(sessions)
+                    .where(sessions.c.uuid == r.uuid)
+                    .values(
+                        phase=r.phase.value,
+                        modified=r.modified,
+                        messages=[m.to_dict() for m in r.messages],
+                        connectors=r.connectors,
+                        server_name=r.server_name,
+                        remote_url=r.remote_url,
+                    )
+                )
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def offerset(self, uuid: str) -> OfferSetRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(offersets).where(offersets.c.uuid == uuid)).first()
+        return self._offerset_from_row(row) if row else None
+
+    def session(self, uuid: str) -> SessionRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.uuid == uuid)).first()
+        return self._session_from_row(row) if row else None
+
+    def sessions_of(self, offerset: str) -> list[SessionRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sessions).where(sessions.c.offerset == offerset)).all()
+        return [self._session_from_row(r) for r in rows]
+
+    def sessions_in(self, phases: Iterable[Phase]) -> list[SessionRecord]:
+        wanted = [p.value for p in phases]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sessions).where(sessions.c.phase.in_(wanted))).all()
+        return [self._session_from_row(r) for r in rows]
+
+    def list_sessions(
+        self, *, owner: str | None = None, include_offers: bool = False, limit: int = 500
+    ) -> list[SessionRecord]:
+        query = select(sessions)
+        if owner is not None:
+            query = query.where(sessions.c.owner == owner)
+        if not include_offers:
+            excluded = [Phase.OFFERED.value, Phase.REJECTED.value, Phase.EXPIRED.value]
+            query = query.where(sessions.c.phase.not_in(excluded))
+        query = query.order_by(sessions.c.created.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._session_from_row(r) for r in rows]
+
+    def phase_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(sessions.c.phase, func.count()).group_by(sessions.c.phase)
+            ).all()
+        return {phase: count for phase, count in rows}
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _offerset_row(o: OfferSetRecord) -> dict[str, Any]:
+        return {
+            "uuid": o.uuid,
+            "owner": o.owner,
+            "name": o.name,
+            "created": o.created,
+            "result": o.result,
+            "messages": [m.to_dict() for m in o.messages],
+            "sessions": list(o.sessions),
+        }
+
+    @staticmethod
+    def _session_row(r: SessionRecord) -> dict[str, Any]:
+        return {
+            "uuid": r.uuid,
+            "offerset": r.offerset,
+            "owner": r.owner,
+            "name": r.name,
+            "phase": r.phase.value,
+            "created": r.created,
+            "modified": r.modified,
+            "expires": r.expires,
+            "request": request_to_doc(r.request),
+            "offer": offer_to_dict(r.offer),
+            "messages": [m.to_dict() for m in r.messages],
+            "connectors": r.connectors,
+            "server_name": r.server_name,
+            "remote_url": r.remote_url,
+        }
+
+    @staticmethod
+    def _offerset_from_row(row: Any) -> OfferSetRecord:
+        return OfferSetRecord(
+            uuid=row.uuid,
+            owner=row.owner,
+            name=row.name,
+            created=_utc(row.created),
+            result=row.result,
+            messages=[Message.from_dict(m) for m in row.messages],
+            sessions=list(row.sessions),
+        )
+
+    @staticmethod
+    def _session_from_row(row: Any) -> SessionRecord:
+        return SessionRecord(
+            uuid=row.uuid,
+            offerset=row.offerset,
+            owner=row.owner,
+            name=row.name,
+            phase=Phase(row.phase),
+            created=_utc(row.created),
+            modified=_utc(row.modified),
+            expires=_utc(row.expires),
+            request=request_from_doc(row.request),
+            offer=offer_from_dict(row.offer),
+            messages=[Message.from_dict(m) for m in row.messages],
+            connectors=list(row.connectors),
+            server_name=row.server_name,
+            remote_url=row.remote_url,
+        )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run during a write; NORMAL sync is durable across a crash of the process."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up, lint, and run every test layer: pure tables, the service on a real server, and end-to-end
+# tests against real JupyterHubs with configurable-http-proxy. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/tools/node_modules/.bin:$PWD/.venv/bin:$PATH"
+ruff check jupyterhub_execplanner tests benchmarks examples
+status=0
+python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,91 @@
+"""setup_execplanner(c): what it registers, and the errors that stop a hub at start."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from traitlets.config import Config
+
+from jupyterhub_execplanner import setup_execplanner
+from jupyterhub_execplanner.hubconfig import SetupError
+from jupyterhub_execplanner.service import scopes
+
+
+def test_registers_service_scopes_and_roles() -> None:
+    c = Config()
+    setup_execplanner(c, hub_config_file="/srv/jupyterhub/jupyterhub_config.py")
+    (service,) = c.JupyterHub.services
+    assert service["name"] == "execplanner"
+    assert service["url"].startswith("http://127.0.0.1:")
+    assert service["command"] == [
+        sys.executable,
+        "-m",
+        "jupyterhub_execplanner.service",
+        "--ExecPlanner.hub_config_file=/srv/jupyterhub/jupyterhub_config.py",
+    ]
+    assert service["cwd"] == "/srv/jupyterhub"
+    assert set(scopes.USER_SCOPES) <= set(service["oauth_client_allowed_scopes"])
+    assert set(c.JupyterHub.custom_scopes) == set(scopes.DESCRIPTIONS)
+    (role,) = c.JupyterHub.load_roles
+    assert role["services"] == ["execplanner"]
+    assert set(role["scopes"]) == set(scopes.SERVICE_SCOPES)
+    assert {*scopes.USER_SCOPES, "access:services!service=execplanner"} <= c.JupyterHub.extra_user_scopes
+
+
+def test_keeps_what_the_admin_configured() -> None:
+    c = Config()
+    c.JupyterHub.services = [{"name": "idle-culler", "command": ["cull"]}]
+    c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "shares!user"]}]
+    c.JupyterHub.custom_scopes = {"custom:mine": {"description": "mine"}}
+    setup_execplanner(c, name="broker", url="http://10.0.0.5:9000", hub_config_file="")
+    assert [s["name"] for s in c.JupyterHub.services] == ["idle-culler", "broker"]
+    assert "custom:mine" in c.JupyterHub.custom_scopes
+    user = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    assert user["scopes"][:2] == ["self", "shares!user"]
+    assert scopes.REQUEST in user["scopes"] and "access:services!service=broker" in user["scopes"]
+    assert c.JupyterHub.services[1]["url"] == "http://10.0.0.5:9000"
+    assert "cwd" not in c.JupyterHub.services[1]
+
+
+def test_calling_twice_does_not_duplicate() -> None:
+    c = Config()
+    setup_execplanner(c, hub_config_file="")
+    setup_execplanner(c, hub_config_file="", offer_expiry=60)
+    assert len(c.JupyterHub.services) == 1
+    assert len(c.JupyterHub.load_roles) == 1
+    assert c.ExecPlanner.offer_expiry == 60
+
+
+def test_settings_are_passed_to_the_service() -> None:
+    c = Config()
+    setup_execplanner(c, hub_config_file="", offer_expiry="PT2M", max_offers=6)
+    assert c.ExecPlanner.offer_expiry == "PT2M"
+    assert c.ExecPlanner.max_offers == 6
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"max_offer": 3}, "Did you mean 'max_offers'?"),
+        ({"offer_expiry": "soon"}, "ExecPlanner.offer_expiry = 'soon' is not a duration"),
+        ({"offer_expiry": -5}, "offer_expiry must be positive"),
+        ({"max_offers": 0}, "max_offers must be between 1 and 50"),
+        ({"capacity": {"default": {"cores": "many"}}}, "capacity['default']['cores']"),
+        ({"capacity": {"gpu": 4}}, "capacity['gpu'] must be a dict"),
+        ({"public_url": "hub.example.org"}, "public_url must start with http"),
+        ({"profiles": "small"}, "profiles"),
+    ],
+)
+def test_wrong_settings_name_the_setting(settings: dict, expected: str) -> None:
+    with pytest.raises(SetupError) as e:
+        setup_execplanner(Config(), hub_config_file="", **settings)
+    assert expected in str(e.value)
+    assert "setup_execplanner" in str(e.value)
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [({"name": "my broker"}, "name="),
+                                                  ({"url": "127.0.0.1:9000"}, "url=")])
+def test_wrong_service_arguments(kwargs: dict, expected: str) -> None:
+    with pytest.raises(SetupError, match=expected):
+        setup_execplanner(Config(), hub_config_file="", **kwargs)

@@ -1,0 +1,427 @@
+"""The service's OpenAPI document: valid OpenAPI 3.1, covers docs/api.md, and its schemas accept our
+documents and refuse broken ones."""
+
+from __future__ import annotations
+
+import copy
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import ValidationError
+from openapi_spec_validator import validate as validate_spec
+
+from jupyterhub_execplanner.service.openapi import load_openapi, schema_for, schema_names, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+V1 = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
+INTERIM = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
+BASE = "http://hub.example.org/services/execplanner/"
+NOW = "2026-11-24T15:00:00Z"
+
+
+# -- sample documents shaped like docs/api.md ------------------------------------------------------
+
+
+def message(text: str = "cores.min 64 is more than the largest profile has (16)") -> dict[str, Any]:
+    return {
+        "kind": "urn:resource-limit",
+        "time": NOW,
+        "level": "WARN",
+        "template": "${path} ${value} is more than the largest profile has (${limit})",
+        "values": {"path": "compute.cores.min", "value": "64", "limit": "16"},
+        "message": text,
+    }
+
+
+def session(uuid: str = "0f3c2a9e-6f1b-4c55-9d0e-2b7c1d4e5f60", phase: str = "OFFERED") -> dict:
+    return {
+        "kind": f"{V1}/session/scheduled-execution-session.yaml",
+        "meta": {
+            "uuid": uuid,
+            "name": "analysis-offer-0",
+            "url": f"{BASE}sessions/{uuid}",
+            "created": NOW,
+            "modified": NOW,
+            "description": "2 cores, 4 GiB on profile 'Small server' (small)",
+            "messages": [],
+            "options": [
+                {
+                    "kind": "uri:enum-value-option",
+                    "path": "phase",
+                    "values": ["ACCEPTED", "REJECTED", "CANCELLED"],
+                }
+            ],
+        },
+        "phase": phase,
+        "expires": "2026-11-24T15:05:00Z",
+        "schedule": {
+            "preparing": {"start": NOW, "duration": "PT30S"},
+            "available": {"start": "2026-11-24T15:00:30Z/PT0S", "duration": "PT1H"},
+            "releasing": {"start": "2026-11-24T16:00:30Z", "duration": "PT10S"},
+        },
+        "executable": {
+            "kind": f"{V1}/executable/jupyter-notebook.yaml",
+            "meta": {"uuid": "6b1d7f0c-1111-4a2b-8c3d-4e5f60718293", "name": "analysis"},
+            "location": "https://example.org/analysis.ipynb",
+            "requirements": "https://example.org/requirements.txt",
+        },
+        "compute": {
+            "kind": f"{V1}/compute/simple-compute-resource.yaml",
+            "meta": {"uuid": "7c2e8a1d-2222-4b3c-9d4e-5f6071829304", "name": "compute-001"},
+            "cores": {"min": 2, "max": 2},
+            "memory": {"min": 4, "max": 4},
+            "accelerators": [
+                {"name": "gpu", "resource": "nvidia.com/gpu", "count": {"min": 1, "max": 1}}
+            ],
+            "volumes": [],
+        },
+        "storage": [],
+        "data": [],
+        "connectors": [],
+        "costs": [
+            {
+                "kind": f"{V1}/costs/simple-minmax-float-cost.yaml",
+                "type": "urn:ivoa:calycopis:cost:monetary",
+                "min": 0.1,
+                "max": 0.5,
+            }
+        ],
+        "metrics": [
+            {
+                "kind": f"{V1}/metrics/simple-minmax-float-metric.yaml",
+                "type": "urn:execplanner:metric:data-proximity",
+                "min": 1.0,
+                "max": 1.0,
+            }
+        ],
+        "profile": {"slug": "small", "display_name": "Small server"},
+    }
+
+
+def offerset(result: str = "YES") -> dict[str, Any]:
+    uuid = "7b6a0c1e-3333-4c4d-8e5f-60718293a4b5"
+    doc: dict[str, Any] = {
+        "kind": f"{V1}/offerset/execution-offerset.yaml",
+        "meta": {
+            "uuid": uuid,
+            "name": "analysis",
+            "url": f"{BASE}offersets/{uuid}",
+            "created": NOW,
+            "messages": [],
+        },
+        "result": result,
+        "offers": [],
+    }
+    if result == "YES":
+        doc["offers"] = [session(), session("1a2b3c4d-4444-4d5e-9f60-718293a4b5c6")]
+    else:
+        doc["meta"]["messages"] = [message()]
+    return doc
+
+
+def execution_request() -> dict[str, Any]:
+    return {
+        "executable": {
+            "kind": f"{INTERIM}/executable/jupyter-notebook-1.0",
+            "meta": {"name": "executable-001"},
+            "location": "https://example.org/02_dmhh.ipynb",
+            "requirements": "requirements.txt",
+        },
+        "schedule": {"requested": {"start": "2026-11-24T15:00Z/PT30M", "duration": "PT1H"}},
+        "compute": {
+            "kind": f"{V1}/compute/simple-compute-resource.yaml",
+            "meta": {"name": "computer-001"},
+            "cores": {"min": 5, "max": 15},
+            "memory": {"min": 3, "max": 9},
+            "accelerators": [{"type": "a100", "count": {"min": 1}}],
+            "volumes": [
+                {
+                    "kind": f"{V1}/volume/simple-volume-mount.yaml",
+                    "path": "/input",
+                    "mode": "READONLY",
+                    "resource": "input-data",
+                }
+            ],
+        },
+        "data": [
+            {
+                "kind": f"{V1}/data/simple-data-resource.yaml",
+                "meta": {"name": "input-data"},
+                "location": "https://example.com/data.fits",
+            },
+            {
+                "kind": f"{V1}/data/S3-data-resource.yaml",
+                "endpoint": "https://s3.example.org",
+                "bucket": "b",
+                "object": "o",
+            },
+            {"kind": f"{V1}/data/rucio-data-resource.yaml", "rucio": {"type": "FILE"}},
+            {"kind": f"{V1}/data/ivoa-data-resource.yaml", "ivoa": {"ivoid": "ivo://x/y?z"}},
+            {
+                "kind": f"{V1}/data/skao-data-resource.yaml",
+                "skao": {"namespace": "n", "objectname": "o", "datasize": 10},
+            },
+        ],
+        "storage": [{"kind": f"{V1}/storage/simple-storage-resource.yaml", "size": {"min": 1}}],
+    }
+
+
+def info() -> dict[str, Any]:
+    return {
+        "name": "execplanner",
+        "version": "0.1.0",
+        "standard": "IVOA Execution Broker v1.0",
+        "kinds": [f"{V1}/executable/jupyter-notebook.yaml"],
+        "profiles": [
+            {
+                "slug": "small",
+                "display_name": "Small server",
+                "description": None,
+                "cores": {"min": 1, "max": 2},
+                "memory": {"min": 1, "max": 4},
+                "accelerators": {"nvidia.com/gpu": 1},
+                "image": None,
+                "pool": "default",
+                "max_duration": "PT8H",
+            }
+        ],
+        "endpoints": {"requests": f"{BASE}requests"},
+    }
+
+
+# -- the document ---------------------------------------------------------------------------------
+
+
+def test_valid_openapi_31() -> None:
+    doc = load_openapi()
+    validate_spec(doc)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["info"]["version"] == "1.0"
+    assert doc["servers"][0]["url"] == "/services/execplanner"
+
+
+def test_in_package_for_the_wheel() -> None:
+    path = resources.files("jupyterhub_execplanner.service").joinpath("openapi.yaml")
+    assert path.is_file()
+    assert Path(str(path)).resolve().is_relative_to(ROOT / "jupyterhub_execplanner")
+
+
+def test_security_schemes() -> None:
+    schemes = load_openapi()["components"]["securitySchemes"]
+    token = schemes["hubToken"]
+    assert (token["type"], token["in"], token["name"]) == ("apiKey", "header", "Authorization")
+    assert "token <token>" in token["description"] and "Bearer" in token["description"]
+    assert schemes["hubOAuthCookie"]["in"] == "cookie"
+    paths = load_openapi()["paths"]
+    assert paths["/"]["get"]["security"] == []
+    assert paths["/openapi.yaml"]["get"]["security"] == []
+
+
+def _table_operations() -> list[tuple[str, str]]:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    found = re.findall(r"^\| `(GET|POST) ([^`]+)` \|", text, flags=re.MULTILINE)
+    assert len(found) >= 12, found
+    return [(method.lower(), "/" + path.lstrip("/")) for method, path in found]
+
+
+@pytest.mark.parametrize("method,path", _table_operations())
+def test_every_documented_operation_exists(method: str, path: str) -> None:
+    doc = load_openapi()
+    assert path in doc["paths"], f"{path} missing"
+    operation = doc["paths"][path].get(method)
+    assert operation is not None, f"{method.upper()} {path} missing"
+    assert operation["summary"] and operation["description"] and operation["operationId"]
+    assert "200" in operation["responses"]
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_operations_take_json_and_yaml_and_answer_errors() -> None:
+    doc = load_openapi()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "post"):
+                continue
+            if method == "post":
+                body = _resolve(doc, operation["requestBody"])
+                assert {"application/json", "application/yaml"} <= set(body["content"]), path
+                for code in ("400", "401", "403", "413", "415"):
+                    assert code in operation["responses"], (path, code)
+            if "{uuid}" in path:
+                assert "404" in operation["responses"], path
+            for code, response in operation["responses"].items():
+                response = _resolve(doc, response)
+                if code.startswith("4") and path != "/direct":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, code)
+    assert "409" in doc["paths"]["/sessions/{uuid}"]["post"]["responses"]
+    assert "409" in doc["paths"]["/offers/{uuid}"]["post"]["responses"]
+
+
+def test_named_schemas_exist() -> None:
+    names = set(schema_names())
+    wanted = {
+        "ExecutionRequest", "OfferSetResponse", "ExecutionSession", "SessionList", "Update",
+        "Error", "ServiceInfo", "ProfileSummary", "Message", "Schedule", "JupyterNotebook",
+        "DockerContainer", "SingularityContainer", "ComputeResource", "StorageResource",
+        "DataResource", "SimpleDataResource", "S3DataResource", "RucioDataResource",
+        "IvoaDataResource", "SkaoDataResource", "VolumeMount", "CostItem", "MetricItem",
+        "Connector", "Option", "Request2023", "Response2023", "Offer2023",
+    }  # fmt: skip
+    assert wanted <= names
+
+
+def test_no_closed_objects_but_error() -> None:
+    def closed(node: Any) -> bool:
+        if isinstance(node, dict):
+            if node.get("additionalProperties") is False:
+                return True
+            return any(closed(v) for v in node.values())
+        if isinstance(node, list):
+            return any(closed(v) for v in node)
+        return False
+
+    schemas = load_openapi()["components"]["schemas"]
+    assert [name for name, schema in schemas.items() if closed(schema)] == ["Error"]
+
+
+def test_load_openapi_returns_a_copy() -> None:
+    load_openapi()["info"]["version"] = "changed"
+    assert load_openapi()["info"]["version"] == "1.0"
+
+
+def test_schema_for_is_self_contained() -> None:
+    schema = schema_for("OfferSetResponse")
+    assert "components" in schema and "ExecutionSession" in schema["components"]["schemas"]
+    with pytest.raises(KeyError, match="NoSuchSchema"):
+        schema_for("NoSuchSchema")
+
+
+# -- documents that must validate -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,doc",
+    [
+        ("OfferSetResponse", offerset("YES")),
+        ("OfferSetResponse", offerset("NO")),
+        ("ExecutionSession", session()),
+        ("ExecutionSession", session(phase="FAILED")),
+        ("SessionList", {"sessions": [session(phase="AVAILABLE")]}),
+        ("SessionList", {"sessions": []}),
+        ("ExecutionRequest", execution_request()),
+        ("ExecutionRequest", {"executable": {"kind": "urn:some-future-kind", "anything": [1]}}),
+        ("Update", {"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}),
+        ("Update", {"kind": "uri:enum-value-update", "path": "/phase", "value": "CANCELLED"}),
+        ("Error", {"status": 404, "message": "Session 0f3c not found."}),
+        ("ServiceInfo", info()),
+        ("Message", message()),
+        ("Request2023", {"request": {"executable": {"type": "t", "spec": {"notebook": "u"}}}}),
+        ("Response2023", {"response": {"result": "NO", "reasons": [{"path": "p", "text": "t"}]}}),
+        ("Offer2023", {"offer": {"ident": "0f3c", "status": "ACCEPTED", "expires": NOW}}),
+    ],
+)
+def test_good_documents_validate(name: str, doc: dict[str, Any]) -> None:
+    validate(doc, name)
+
+
+def test_connectors_and_docker_executable_validate() -> None:
+    doc = session(phase="AVAILABLE")
+    doc["connectors"] = [
+        {"kind": "uri:jupyter", "status": "AVAILABLE", "protocol": "HTTPS", "location": BASE}
+    ]
+    doc["executable"] = {
+        "kind": f"{V1}/executable/docker-container.yaml",
+        "image": {"locations": ["ghcr.io/x/y:1"], "digest": "sha256:00"},
+        "command": ["60", "0"],
+        "environment": {"INPUT": "/input"},
+    }
+    validate(doc, "ExecutionSession")
+
+
+# -- documents that must not ----------------------------------------------------------------------
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(offerset("YES"))
+    change(doc)
+    return doc
+
+
+@pytest.mark.parametrize(
+    "name,doc",
+    [
+        ("ExecutionSession", {**session(), "phase": "BOGUS"}),
+        ("ExecutionSession", {**session(), "expires": "tomorrow"}),
+        ("ExecutionSession", {k: v for k, v in session().items() if k != "kind"}),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0].update(phase="BOGUS"))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][1]["compute"].update(cores="2"))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0]["compute"]["memory"].update(
+            min=1.5))),
+        ("OfferSetResponse", _broken(lambda d: d.update(result="MAYBE"))),
+        ("OfferSetResponse", _broken(lambda d: d["meta"].update(created="24/11/2026"))),
+        ("OfferSetResponse", _broken(lambda d: d["meta"].update(messages=[{"level": "FATAL"}]))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0]["schedule"]["available"].update(
+            start="2026-11-24T15:00:30Z"))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0]["schedule"]["available"].update(
+            duration="1H"))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0]["executable"].update(location=7))),
+        ("OfferSetResponse", _broken(lambda d: d["offers"][0]["compute"]["accelerators"][0].update(
+            count={"min": "one"}))),
+        ("ExecutionRequest", {"compute": {"kind": f"{V1}/compute/simple-compute-resource.yaml",
+                                          "cores": {"min": "2"}}}),
+        ("ExecutionRequest", {"data": [{"kind": f"{V1}/data/rucio-data-resource.yaml",
+                                        "rucio": {"type": "FOLDER"}}]}),
+        ("ExecutionRequest", {"executable": {"location": "https://example.org/nb.ipynb"}}),
+        ("Update", {"kind": "uri:enum-value-update", "path": "phase", "value": "BOGUS"}),
+        ("Update", {"kind": "uri:string-value-update", "path": "phase", "value": "ACCEPTED"}),
+        ("Error", {"status": 404, "message": "x", "extra": 1}),
+        ("Error", {"status": "404", "message": "x"}),
+        ("SessionList", {"items": []}),
+        ("ServiceInfo", {**info(), "profiles": [{**info()["profiles"][0], "cores": 2}]}),
+    ],
+)  # fmt: skip
+def test_broken_documents_do_not_validate(name: str, doc: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        validate(doc, name)
+
+
+@pytest.mark.parametrize("text", ["PT1H", "PT30S", "PT0S", "P1D", "P1DT2H30M", "PT0.5S", "P2W"])
+def test_durations(text: str) -> None:
+    validate(text, "Duration")
+
+
+@pytest.mark.parametrize("text", ["P", "PT", "1H", "P1DT", "PT1", "PT1H ", "H1"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValidationError):
+        validate(text, "Duration")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-24T15:00:30Z/PT0S",
+        "2026-11-24T15:00:00Z/2026-11-24T17:00:00Z",
+        "2023-08-09/PT2H",
+        "PT2H/2023-08-09",
+        "2026-11-24T15:00:00.123456789+01:00/PT1H",
+    ],
+)
+def test_intervals(text: str) -> None:
+    validate(text, "Interval")
+
+
+@pytest.mark.parametrize("text", ["2026-11-24T15:00:30Z", "PT1H/PT1H", "now/PT1H", ""])
+def test_bad_intervals(text: str) -> None:
+    with pytest.raises(ValidationError):
+        validate(text, "Interval")
