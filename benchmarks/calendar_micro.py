@@ -29,13 +29,14 @@ GPU = "nvidia.com/gpu"
 def setup(reservations: int, seed: int = 1) -> tuple[Calendar, list[Profile], datetime]:
     now = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
     pools = {
-        "default": {"cores": 64, "memory": 256},
-        "gpu": {"cores": 32, "memory": 128, GPU: 4},
+        "default": {"cores": 512, "memory": 3072},
+        "gpu": {"cores": 256, "memory": 1024, GPU: 24},
     }
     cal = Calendar(pools, origin=now)
     rng = random.Random(seed)
-    placed = 0
-    while placed < reservations:  # placed as the manager would: at a start where they fit
+    placed = attempts = 0
+    while placed < reservations and attempts < 20 * reservations:
+        attempts += 1  # placed as the manager would: at a start where they fit
         pool = "gpu" if rng.random() < 0.2 else "default"
         amounts = {"cores": rng.randint(1, 8), "memory": rng.randint(1, 32)}
         if pool == "gpu":
@@ -43,16 +44,24 @@ def setup(reservations: int, seed: int = 1) -> tuple[Calendar, list[Profile], da
         span = timedelta(minutes=rng.uniform(10, 480))
         not_before = now + timedelta(minutes=rng.uniform(0, 6 * 24 * 60))
         start = cal.earliest(
-            pool, amounts, not_before=not_before, not_after=not_before + timedelta(days=1), span=span
+            pool,
+            amounts,
+            not_before=not_before,
+            not_after=not_before + timedelta(days=1),
+            span=span,
         )
         if start is not None:
             cal.reserve(f"r{placed}", pool, start, start + span, amounts)
             placed += 1
     profiles = [
-        Profile(f"cpu-{n}", f"CPU {n}", cores_min=n / 2, cores_max=n, memory_min=n, memory_max=4 * n)
+        Profile(
+            f"cpu-{n}", f"CPU {n}", cores_min=n / 2, cores_max=n, memory_min=n, memory_max=4 * n
+        )
         for n in (1, 2, 4, 8, 16, 32, 64, 128)
     ] + [
-        Profile(f"gpu-{n}", f"GPU {n}", cores_max=16, memory_max=64, accelerators={GPU: n}, pool="gpu")
+        Profile(
+            f"gpu-{n}", f"GPU {n}", cores_max=16, memory_max=64, accelerators={GPU: n}, pool="gpu"
+        )
         for n in (1, 2)
     ]
     return cal, profiles, now
@@ -68,7 +77,8 @@ def main() -> None:
     policy = PlannerPolicy()
     requests = []
     for _ in range(args.rounds):
-        cores, memory = rng.randint(1, 16), rng.randint(1, 64)
+        cores = rng.randint(1, 16)
+        memory = cores * rng.randint(1, 4)
         gpus = (AcceleratorRequest(None, None, GPU, IntRange(1, 2)),) if rng.random() < 0.2 else ()
         requests.append(
             ExecutionRequest(

@@ -1,4 +1,4 @@
-"""Which profiles can run a request, and why not: the planner's eligibility rules and its NO messages.
+"""Which profiles can run a request, and why not: the planner's eligibility rules and NO messages.
 
 Per profile (a message per failing profile, plus summaries, when none is eligible):
 
@@ -172,7 +172,8 @@ def assess(
     if profile.accelerators and not wants:
         return no(
             msg.NOT_SUPPORTED,
-            "${path}: profile ${profile} is kept for requests that ask for its accelerators (${names}).",
+            "${path}: profile ${profile} is kept for requests that ask for its accelerators "
+            "(${names}).",
             "compute.accelerators",
             names=", ".join(profile.accelerators),
         )
@@ -204,6 +205,8 @@ def assess(
         ranges[what] = (lo, hi)
     accelerators: dict[str, tuple[int, int]] = {}
     for i, accel in enumerate(compute.accelerators):
+        if accel.count.max <= 0:
+            continue  # "none of these": nothing to match
         key = match_accelerator(accel.resource, profile.accelerators)
         path = f"compute.accelerators[{i}]"
         if key is None:
@@ -220,7 +223,8 @@ def assess(
         if lo > have:
             return no(
                 msg.RESOURCE_LIMIT,
-                "${path} is ${requested}; profile ${profile} offers at most ${largest} ${resource}.",
+                "${path} is ${requested}; profile ${profile} offers at most ${largest} "
+                "${resource}.",
                 f"{path}.count.min",
                 requested=lo,
                 largest=have,
@@ -240,7 +244,8 @@ def assess(
     if duration < policy.min_duration:
         return no(
             msg.SCHEDULE,
-            "Profile ${profile} runs a session for at most ${limit}, below this hub's minimum of ${minimum}.",
+            "Profile ${profile} runs a session for at most ${limit}, below this hub's minimum "
+            "of ${minimum}.",
             "schedule.requested.duration",
             limit=iso(cap),
             minimum=iso(policy.min_duration),
@@ -264,7 +269,9 @@ def assess(
         profile_range(0, profile.cores_max, totals.get("cores", 0.0))[1],
         profile_range(0, profile.memory_max, totals.get("memory", 0.0))[1],
     )
-    return Fit(profile, ranges["cores"], ranges["memory"], accelerators, duration, earliest, latest, size)
+    return Fit(
+        profile, ranges["cores"], ranges["memory"], accelerators, duration, earliest, latest, size
+    )
 
 
 def profile_range(lo: float, hi: float | None, pool: float) -> tuple[int, int]:
@@ -282,7 +289,12 @@ def image_name(name: str | None) -> str | None:
     if not name:
         return None
     image = name.strip()
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+    for prefix in (
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "index.docker.io/",
+    ):
         if image.startswith(prefix):
             image = image[len(prefix) :]
             break
@@ -297,12 +309,17 @@ def image_name(name: str | None) -> str | None:
 
 
 def summaries(
-    request: ExecutionRequest, profiles: Sequence[Profile], calendar: Calendar, policy: PlannerPolicy
+    request: ExecutionRequest,
+    profiles: Sequence[Profile],
+    calendar: Calendar,
+    policy: PlannerPolicy,
 ) -> list[Message]:
     """Why no profile of the hub is eligible, as a whole (the per-profile reasons follow)."""
     out: list[Message] = []
     exe, compute = request.executable, request.compute
-    if exe.kind == DOCKER and not any(image_name(p.image) == image_name(exe.image) for p in profiles):
+    if exe.kind == DOCKER and not any(
+        image_name(p.image) == image_name(exe.image) for p in profiles
+    ):
         images = sorted({p.image for p in profiles if p.image})
         out.append(
             msg.error(
@@ -361,6 +378,8 @@ def summaries(
             )
         )
     for i, accel in enumerate(compute.accelerators):
+        if accel.count.max <= 0:
+            continue
         counts = [
             min(p.accelerators[k], math.floor(t.get(k, 0.0) + EPS))
             for p, t in pooled
@@ -380,7 +399,8 @@ def summaries(
             out.append(
                 msg.error(
                     msg.RESOURCE_LIMIT,
-                    "No profile of this hub offers ${requested} ${resource}; the largest offers ${largest}.",
+                    "No profile of this hub offers ${requested} ${resource}; the largest offers "
+                    "${largest}.",
                     path=f"compute.accelerators[{i}].count.min",
                     requested=accel.count.min,
                     resource=accel.resource,

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PlannerPolicy:
+    """The hub's planning rules: how many offers, default and longest durations, and the time a
+    server takes to be released after a session ends."""
+
     max_offers: int = 4
     default_duration: timedelta = timedelta(hours=1)
     max_duration: timedelta = timedelta(hours=24)  # hub-wide cap
@@ -58,6 +61,8 @@ class PlannerPolicy:
 
 @dataclass(frozen=True)
 class PlanResult:
+    """The offers (best first) and, for a NO, the messages saying why."""
+
     offers: tuple[OfferPlan, ...]
     messages: tuple[Message, ...] = ()
 
@@ -120,9 +125,7 @@ def _no(*messages: Message) -> PlanResult:
 # -- offers ------------------------------------------------------------------------------------
 
 
-def _offer(
-    fit: Fit, calendar: Calendar, full: bool, request: ExecutionRequest, policy: PlannerPolicy
-) -> OfferPlan | None:
+def _offer(fit: Fit, calendar: Calendar, full: bool, policy: PlannerPolicy) -> OfferPlan | None:
     """The offer of ``fit`` at the earliest start where its minimum (or, ``full``, its maximum)
     fits, sized to what is free then; None if there is no such start in the window."""
     p = fit.profile
@@ -173,7 +176,10 @@ def _is_full(offer: OfferPlan, fit: Fit) -> bool:
 
 def _sort_key(offer: OfferPlan, fit: Fit, request: ExecutionRequest) -> tuple[Any, ...]:
     score = 0.0
-    for top, got in ((request.compute.cores.max, offer.cores), (request.compute.memory.max, offer.memory)):
+    for top, got in (
+        (request.compute.cores.max, offer.cores),
+        (request.compute.memory.max, offer.memory),
+    ):
         if top > 0:
             score += (top - got) / top
     return (offer.start, round(score, 9), fit.size, offer.profile)
@@ -198,10 +204,10 @@ def _choose(
             heapq.heappush(heap, (key, next(order), offer, fit, full))
 
     for fit in fits:
-        first = _offer(fit, calendar, False, request, policy)
+        first = _offer(fit, calendar, False, policy)
         push(first, fit, False)
         if first is not None and not _is_full(first, fit):
-            push(_offer(fit, calendar, True, request, policy), fit, True)
+            push(_offer(fit, calendar, True, policy), fit, True)
     chosen: list[OfferPlan] = []
     seen: set[tuple[Any, ...]] = set()
     with calendar.tentative() as overlay:
@@ -210,7 +216,7 @@ def _choose(
             if _signature(offer) in seen:
                 continue
             if not _fits(calendar, offer):
-                push(_offer(fit, calendar, full, request, policy), fit, full)
+                push(_offer(fit, calendar, full, policy), fit, full)
                 continue
             chosen.append(offer)
             seen.add(_signature(offer))

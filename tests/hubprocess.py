@@ -124,6 +124,7 @@ class RealHub:
                         _s.pop("cwd", None)
                         _s["url"] = {external_service_url!r}
                         _s["api_token"] = {service_token!r}
+                        _s["timeout"] = 1  # the test starts it later: do not wait at hub start
                 """
             )
         config += textwrap.dedent(extra_config)

@@ -67,7 +67,9 @@ class _Pool:
         self.name = name
         self.names = _order(totals)
         self.index = {n: i for i, n in enumerate(self.names)}
-        self.totals = np.array([_number(totals[n], f"total {n} of pool {name!r}") for n in self.names])
+        self.totals = np.array(
+            [_number(totals[n], f"total {n} of pool {name!r}") for n in self.names]
+        )
         self.external = np.zeros(len(self.names))
         self.used = np.zeros((len(self.names), buckets))
 
@@ -360,7 +362,9 @@ class Tentative:
         self._calendar = calendar
         self._saved: list[tuple[_Pool, int, int, np.ndarray]] = []
 
-    def reserve(self, pool: str, start: datetime, end: datetime, amounts: Mapping[str, float]) -> None:
+    def reserve(
+        self, pool: str, start: datetime, end: datetime, amounts: Mapping[str, float]
+    ) -> None:
         cal = self._calendar
         p = cal._pool(pool)
         if _aware(end, "end") <= _aware(start, "start"):

@@ -1,7 +1,7 @@
 """How much each capacity pool has in total: cores, memory (GiB) and accelerators.
 
-A :class:`CapacityProvider` answers ``totals()``: pool name -> :data:`Totals`. The calendar takes these
-totals and subtracts what is reserved. :class:`StaticCapacity` is what the admin configured;
+A :class:`CapacityProvider` answers ``totals()``: pool name -> :data:`Totals`. The calendar takes
+these totals and subtracts what is reserved. :class:`StaticCapacity` is what the admin configured;
 :class:`HostCapacity` is this host minus what the admin keeps back for the hub itself. A Kubernetes
 provider (node allocatable minus other pods' requests) comes later.
 """
@@ -18,7 +18,9 @@ Totals = dict[str, float]
 DEFAULT_POOL = "default"
 
 
-def host_totals(*, meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")) -> Totals:
+def host_totals(
+    *, meminfo: Path = Path("/proc/meminfo"), cgroup: Path = Path("/sys/fs/cgroup")
+) -> Totals:
     """This host's cores and memory (GiB, floored to a whole GiB).
 
     Cores are the CPUs this process may run on (``sched_getaffinity``, else ``os.cpu_count``);
@@ -114,7 +116,9 @@ class HostCapacity(CapacityProvider):
     """This host as one pool, minus ``reserve_cores`` and ``reserve_memory`` (GiB) kept back for the
     hub itself; never below zero. Read again on every call (cheap)."""
 
-    def __init__(self, reserve_cores: float = 0, reserve_memory: float = 0, *, pool: str = DEFAULT_POOL):
+    def __init__(
+        self, reserve_cores: float = 0, reserve_memory: float = 0, *, pool: str = DEFAULT_POOL
+    ):
         if reserve_cores < 0 or reserve_memory < 0:
             raise ValueError("reserve_cores and reserve_memory must be 0 or more")
         self.reserve_cores, self.reserve_memory, self.pool = reserve_cores, reserve_memory, pool

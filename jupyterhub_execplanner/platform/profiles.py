@@ -122,7 +122,9 @@ def profiles_from_list(profile_list: Any, *, defaults: ProfileDefaults) -> list[
     elif isinstance(profile_list, list | tuple):
         entries = [(f"profile_list[{i}]", entry) for i, entry in enumerate(profile_list)]
     else:
-        raise ProfileError(f"profile_list must be a list of profile dicts, not {type(profile_list).__name__}")
+        raise ProfileError(
+            f"profile_list must be a list of profile dicts, not {type(profile_list).__name__}"
+        )
     profiles = [_profile(where, copy.deepcopy(entry), defaults) for where, entry in entries]
     seen: dict[str, str] = {}
     for (where, _), profile in zip(entries, profiles, strict=True):
@@ -180,7 +182,9 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
         "accelerators": dict(profile.accelerators),
         "image": profile.image,
         "pool": profile.pool,
-        "max_duration": (format_duration(profile.max_duration) if profile.max_duration is not None else None),
+        "max_duration": (
+            format_duration(profile.max_duration) if profile.max_duration is not None else None
+        ),
     }
 
 
@@ -192,7 +196,9 @@ def _profile(where: str, entry: Any, defaults: ProfileDefaults) -> Profile:
         raise ProfileError(f"{where} must be a dict with at least 'display_name'")
     display_name = entry.get("display_name")
     if not isinstance(display_name, str) or not display_name.strip():
-        raise ProfileError(f"{where} needs a 'display_name' (a non-empty string)", key="display_name")
+        raise ProfileError(
+            f"{where} needs a 'display_name' (a non-empty string)", key="display_name"
+        )
     slug = entry["slug"] if "slug" in entry else slugify(display_name)
     if not isinstance(slug, str) or not slug:
         raise ProfileError(
@@ -236,7 +242,8 @@ def _profile(where: str, entry: Any, defaults: ProfileDefaults) -> Profile:
         max_duration=_duration(
             slug, "execplanner.max_duration", ours.get("max_duration", defaults.max_duration), True
         ),
-        prepare=_duration(slug, "execplanner.prepare", ours.get("prepare", defaults.prepare)) or timedelta(0),
+        prepare=_duration(slug, "execplanner.prepare", ours.get("prepare", defaults.prepare))
+        or timedelta(0),
         default=bool(entry.get("default", False)),
         override=MappingProxyType(dict(override)),
     )
@@ -287,7 +294,8 @@ def _resources(slug: str, override: Mapping[str, Any], defaults: ProfileDefaults
         lo, hi = parsed[low], parsed[high]
         if hi is not None and hi <= 0:
             raise ProfileError(
-                f"profile {slug!r}: {_source(override, high)} is 0; remove it (no limit) or set it above 0",
+                f"profile {slug!r}: {_source(override, high)} is 0; remove it (no limit) or set "
+                "it above 0",
                 slug=slug,
                 key=_source(override, high),
             )
@@ -306,7 +314,9 @@ def _resources(slug: str, override: Mapping[str, Any], defaults: ProfileDefaults
     }
 
 
-def _accelerators(slug: str, override: Mapping[str, Any], defaults: ProfileDefaults) -> dict[str, int]:
+def _accelerators(
+    slug: str, override: Mapping[str, Any], defaults: ProfileDefaults
+) -> dict[str, int]:
     merged: dict[str, Any] = dict(defaults.extra_resource_limits or {})
     extra = override.get("extra_resource_limits", {})
     if callable(extra) or not isinstance(extra, Mapping):

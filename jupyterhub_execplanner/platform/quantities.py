@@ -105,7 +105,9 @@ def parse_duration(value: Any) -> timedelta:
     else:
         raise ValueError(bad)
     if result < timedelta(0):
-        raise ValueError(f"{value!r} is not a valid duration: it is negative; use {_DURATION_FORMS}")
+        raise ValueError(
+            f"{value!r} is not a valid duration: it is negative; use {_DURATION_FORMS}"
+        )
     return result
 
 

@@ -14,7 +14,10 @@ from jupyterhub_execplanner.platform.capacity import HostCapacity, StaticCapacit
 
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
 M = timedelta(minutes=1)
-POOLS = {"default": {"cores": 8, "memory": 32}, "gpu": {"cores": 16, "memory": 64, "nvidia.com/gpu": 2}}
+POOLS = {
+    "default": {"cores": 8, "memory": 32},
+    "gpu": {"cores": 16, "memory": 64, "nvidia.com/gpu": 2},
+}
 
 
 def at(minutes: float) -> datetime:

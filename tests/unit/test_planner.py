@@ -124,7 +124,12 @@ def kinds_and_paths(result: PlanResult) -> list[tuple[str, str, str]]:
         # the profile's guarantee raises the offer to it, within the request's max
         ((1, 4), (1, 8), [LARGE], [("large", 4, 8)]),
         # fractional guarantees round up, limits down
-        ((1, 4), (1, 4), [Profile("f", "F", cores_min=1.5, cores_max=3.5, memory_max=2.5)], [("f", 3, 2)]),
+        (
+            (1, 4),
+            (1, 4),
+            [Profile("f", "F", cores_min=1.5, cores_max=3.5, memory_max=2.5)],
+            [("f", 3, 2)],
+        ),
         # cpu_limit None: up to the pool
         ((1, 64), (1, 64), [Profile("u", "U")], [("u", 8, 32)]),
     ],
@@ -280,7 +285,8 @@ def test_docker_image_mismatch_names_the_images() -> None:
     first = result.messages[0]
     assert (first.kind, first.values["path"]) == (msg.NOT_SUPPORTED, "executable.image")
     assert first.message == (
-        "No profile of this hub runs rocker/rstudio; it runs python:3.12, quay.io/jupyter/base-notebook:2024."
+        "No profile of this hub runs rocker/rstudio; it runs python:3.12, "
+        "quay.io/jupyter/base-notebook:2024."
     )
 
 
@@ -452,7 +458,10 @@ def test_plan_leaves_the_calendar_unchanged() -> None:
     before = ({p: cal.usage(p) for p in cal.pools}, cal.reservations())
     result = run(request((1, 8), (1, 32)), PROFILES, cal)
     # large gets what is free now (4 of 8 cores: one is external, three are "x"); small then waits
-    assert [(o.profile, o.cores, o.memory) for o in result.offers] == [("large", 4, 25), ("small", 2, 4)]
+    assert [(o.profile, o.cores, o.memory) for o in result.offers] == [
+        ("large", 4, 25),
+        ("small", 2, 4),
+    ]
     assert result.offers[1].prepare_start >= result.offers[0].release_end
     after = ({p: cal.usage(p) for p in cal.pools}, cal.reservations())
     assert before[1] == after[1]
@@ -486,7 +495,10 @@ def test_profiles_from_kubespawner_config_plan_end_to_end() -> None:
         defaults=ProfileDefaults(),
     )
     result = run(request((1, 8), (2, 32)), profiles)
-    assert [(o.profile, o.cores, o.memory) for o in result.offers] == [("small", 2, 4), ("big", 6, 28)]
+    assert [(o.profile, o.cores, o.memory) for o in result.offers] == [
+        ("small", 2, 4),
+        ("big", 6, 28),
+    ]
 
 
 def test_never_raises_and_respects_min_max_and_window() -> None:
@@ -506,7 +518,11 @@ def test_never_raises_and_respects_min_max_and_window() -> None:
     for _ in range(300):
         c_lo, m_lo = rng.randint(0, 10), rng.randint(0, 40)
         start = NOW + timedelta(minutes=rng.uniform(-60, 600)) if rng.random() < 0.5 else None
-        end = start + timedelta(minutes=rng.uniform(-10, 300)) if start and rng.random() < 0.7 else None
+        end = (
+            start + timedelta(minutes=rng.uniform(-10, 300))
+            if start and rng.random() < 0.7
+            else None
+        )
         req = request(
             (c_lo, c_lo + rng.randint(0, 10)),
             (m_lo, m_lo + rng.randint(0, 40)),
@@ -529,3 +545,8 @@ def test_never_raises_and_respects_min_max_and_window() -> None:
                 assert o.start <= end
     after = {p: cal.usage(p) for p in cal.pools}
     assert all(np.array_equal(before[p][k], after[p][k]) for p in before for k in before[p])
+
+
+def test_zero_accelerators_asked_is_no_accelerator() -> None:
+    result = run(request(gpus=[("amd.com/gpu", 0, 0)]), [SMALL, GPUS])
+    assert [(o.profile, dict(o.accelerators)) for o in result.offers] == [("small", {})]

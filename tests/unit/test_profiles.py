@@ -146,10 +146,15 @@ def test_accelerators_from_extra_resource_limits(
     [
         ([{"display_name": "A"}, {"display_name": "B", "default": True}], [False, True]),
         ([{"display_name": "A"}, {"display_name": "B"}], [True, False]),
-        ([{"display_name": "A", "default": True}, {"display_name": "B", "default": True}], [True, False]),
+        (
+            [{"display_name": "A", "default": True}, {"display_name": "B", "default": True}],
+            [True, False],
+        ),
     ],
 )
-def test_one_default_as_kubespawner_picks_it(entries: list[dict[str, Any]], defaults: list[bool]) -> None:
+def test_one_default_as_kubespawner_picks_it(
+    entries: list[dict[str, Any]], defaults: list[bool]
+) -> None:
     assert [p.default for p in profiles_from_list(entries, defaults=NONE)] == defaults
 
 
@@ -184,7 +189,12 @@ def test_slug_is_what_kubespawner_generates(display_name: str) -> None:
             ["below", "raise cpu_limit or lower cpu_guarantee"],
         ),
         (
-            [{"display_name": "X", "kubespawner_override": {"mem_guarantee": "8G", "mem_limit": "4G"}}],
+            [
+                {
+                    "display_name": "X",
+                    "kubespawner_override": {"mem_guarantee": "8G", "mem_limit": "4G"},
+                }
+            ],
             "x",
             "kubespawner_override.mem_limit",
             ["4 GiB", "8 GiB", "raise mem_limit"],

@@ -65,7 +65,7 @@ def test_memory(value: object, gib: float) -> None:
 
 @pytest.mark.parametrize("value", ["4G", "512M", "1T", "3K", "1.5G"])
 def test_memory_agrees_with_jupyterhub_byte_specification(value: str) -> None:
-    """KubeSpawner's mem_limit/mem_guarantee are ByteSpecification traits: K, M, G, T are 1024-based."""
+    """KubeSpawner's mem_limit/mem_guarantee are ByteSpecifications: K, M, G, T are 1024-based."""
     assert parse_memory(value) * GIB == pytest.approx(ByteSpecification().validate(None, value), 1)
 
 
