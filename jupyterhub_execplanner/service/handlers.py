@@ -79,6 +79,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                 max_size=self.config.max_body_size,
             )
         except BodyError as e:
+            try:  # answer an unreadable YAML body in YAML, as a readable one would be
+                self._request_format = codec.declared_format(self.request.headers.get("Content-Type"))
+            except BodyError:
+                pass
             raise web.HTTPError(e.status, str(e)) from e
         return doc
 
