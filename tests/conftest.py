@@ -80,3 +80,18 @@ def alice(hub: RealHub) -> Broker:
 @pytest.fixture
 def bob(hub: RealHub) -> Broker:
     return Broker(hub.broker, hub.user_token("bob"))
+
+
+@pytest.fixture(scope="session")
+def hub_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealHub]:
+    """A second hub with a bigger machine, for asking several hubs at once."""
+    settings = {
+        "profiles": [{"display_name": "Big memory", "slug": "bigmem",
+                      "kubespawner_override": {"cpu_limit": 16, "mem_limit": "64G"}}],
+        "capacity": {"default": {"cores": 32, "memory": 128}},
+    }
+    hub = RealHub.start(tmp_path_factory.mktemp("hub-b"), settings=settings)
+    try:
+        yield hub
+    finally:
+        hub.stop()

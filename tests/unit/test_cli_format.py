@@ -160,7 +160,9 @@ def test_refusal_lines() -> None:
     text = format_offers_table(canned(), now=NOW)
     tail = text.split("\n\n")[1].splitlines()
     assert tail == [
-        "hub-c: NO - compute.cores.min 64 is more than 16; data[0].location is not reachable",
+        "hub-c: NO",
+        "    compute.cores.min 64 is more than 16",
+        "    data[0].location is not reachable",
         "hub-d: timed out after 5s",
         "hub-e: HTTP 401: Token needed.",
     ]
