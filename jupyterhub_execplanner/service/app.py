@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -149,7 +149,6 @@ class ExecPlannerApp(Application, ExecPlanner):
             (url_path_join(prefix, pattern) if pattern else prefix, handler)
             for pattern, handler in default_handlers
         ]
-        handlers.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))
         handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
         self.tornado_app = web.Application(
             handlers,

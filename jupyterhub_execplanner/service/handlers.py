@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from jupyterhub.services.auth import HubOAuthenticated
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado import web
 
@@ -48,12 +48,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         model.setdefault("kind", "user")
         return model
 
-    def get_login_url(self) -> str:
-        raise web.HTTPError(401, "Authentication required.")
+    def wants_html(self) -> bool:
+        """A browser navigating here (not an API client): it may be sent through the hub's OAuth."""
+        return self.request.method == "GET" and "text/html" in self.request.headers.get("Accept", "")
 
     def require(self, scope: str) -> Identity:
-        """The caller, if their token or cookie carries ``scope``; else 401 or 403 with the fix."""
+        """The caller, if their token or cookie carries ``scope``; else 401 or 403 with the fix.
+        A browser without the service's cookie is sent to log in with the hub (OAuth)."""
         model = self.current_user
+        if model is None and self.wants_html():
+            self.redirect(self.get_login_url())
+            raise web.Finish()
         if model is None:
             raise web.HTTPError(
                 401,
@@ -307,6 +312,15 @@ class Offer2023Handler(SessionHandler):
         self.answer(draft2023.render_offer_2023(self._update(who, uuid, target)))
 
 
+class OAuthCallbackHandler(HubOAuthCallbackHandler):
+    """The hub's OAuth callback, using this app's HubOAuth (which holds the PKCE verifiers), not
+    the process-wide singleton the stock handler would create."""
+
+    @property
+    def hub_auth(self):  # type: ignore[override]
+        return self.settings["hub_auth"]
+
+
 class NotFoundHandler(BaseHandler):
     endpoint = "unknown"
 
@@ -331,4 +345,5 @@ default_handlers: list[tuple[str, type[BaseHandler]]] = [
     (rf"sessions/{_UUID}/?", SessionHandler),
     (r"request/?", Request2023Handler),
     (rf"offers/{_UUID}/?", Offer2023Handler),
+    (r"oauth_callback", OAuthCallbackHandler),
 ]
