@@ -318,6 +318,11 @@ def broker_metrics(direct: str, admin_token: str) -> dict[str, float]:
         "no": r'^execplanner_offersets_total\{result="NO"\} (\S+)$',
         "offers": r"^execplanner_offers_total (\S+)$",
     }
+    histogram = "execplanner_http_request_duration_seconds"
+    wanted["time_sum"] = rf'^{histogram}_sum\{{endpoint="requests"\}} (\S+)$'
+    wanted["time_count"] = rf'^{histogram}_count\{{endpoint="requests"\}} (\S+)$'
+    for le in ("0.001", "0.002", "0.005", "0.01"):
+        wanted[f"le_{le}"] = rf'^{histogram}_bucket\{{endpoint="requests",le="{le}"\}} (\S+)$'
     found: dict[str, float] = {}
     for key, pattern in wanted.items():
         match = re.search(pattern, response.text, re.MULTILINE)
@@ -419,6 +424,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "offersets_no": int(counts["no"]),
             "offers_made": int(counts["offers"]),
             "expired": int(counts["expired"]),
+            # the service's own timing of every POST requests of the run (handler start to finish,
+            # without HTTP parsing, queueing or the proxy), from its Prometheus histogram
+            "handler_mean_ms": (
+                1000 * counts["time_sum"] / counts["time_count"] if counts["time_count"] else 0.0
+            ),
+            "handler_share_within_ms": {
+                str(round(float(le) * 1000)): counts[f"le_{le}"] / counts["time_count"]
+                for le in ("0.001", "0.002", "0.005", "0.01") if counts["time_count"]
+            },
         },
         "profiled": bool(profile),
     }
@@ -463,6 +477,9 @@ def print_table(report: dict[str, Any]) -> None:
     b = report["broker"]
     print(f"broker at the end: {b['reservations_held']} offers holding reservations, "
           f"{b['offersets_yes']} YES / {b['offersets_no']} NO offersets, {b['expired']} expired")
+    shares = ", ".join(f"{100 * v:.0f}% <= {k} ms" for k, v in b["handler_share_within_ms"].items())
+    print(f"broker's own handler time for POST requests (whole run): mean {b['handler_mean_ms']:.2f} ms; "
+          f"{shares}")
     if report["profiled"]:
         print("NOTE: the service ran under cProfile; these figures are slowed by the profiler.")
 

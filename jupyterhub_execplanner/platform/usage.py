@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..launch import SESSION_OPTION
 from .profiles import Profile
-
-SESSION_OPTION = "execplanner_session"
 
 
 def running_servers(users: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -1,0 +1,128 @@
+"""What the broker asks the hub to start for a session, signed so the spawner can trust it.
+
+The phase driver (service process) starts a named server with ``user_options`` made by
+:func:`to_user_options`; the spawner hook (hub process) reads them back with
+:func:`from_user_options`, which refuses options whose signature does not match. A user who posts
+hand-made ``execplanner_*`` options to the hub's API is refused; a user who posts none gets an ordinary
+server, untouched by the broker.
+
+The signing key is shared by the two processes through the service's environment
+(``EXECPLANNER_LAUNCH_SECRET``), which ``setup_execplanner`` sets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SECRET_ENV = "EXECPLANNER_LAUNCH_SECRET"
+SESSION_OPTION = "execplanner_session"
+LAUNCH_OPTION = "execplanner_launch"
+SIGNATURE_OPTION = "execplanner_signature"
+PRELOAD_ENV = "EXECPLANNER_PRELOAD"
+
+
+class LaunchRefused(ValueError):
+    """``user_options`` that claim to come from the broker but do not."""
+
+
+@dataclass(frozen=True)
+class DataItem:
+    name: str
+    location: str
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything the spawner and the preload need to prepare a session's server."""
+
+    session: str  # session uuid
+    owner: str  # hub user name
+    server_name: str
+    profile: str  # profile slug
+    cores: int
+    memory: int  # GiB
+    end: str  # ISO 8601 instant when the session's available time ends
+    accelerators: dict[str, int] = field(default_factory=dict)
+    notebook: str | None = None  # URL of the notebook to fetch, or None for a plain session
+    requirements: str | None = None  # URL of a pip requirements file
+    data: tuple[DataItem, ...] = ()
+    image: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["data"] = [asdict(d) for d in self.data]
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> LaunchSpec:
+        values = dict(doc)
+        values["data"] = tuple(DataItem(**d) for d in values.get("data") or ())
+        values["accelerators"] = {str(k): int(v) for k, v in (values.get("accelerators") or {}).items()}
+        return cls(**values)
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def secret_from_env() -> str | None:
+    return os.environ.get(SECRET_ENV) or None
+
+
+def _signature(payload: Mapping[str, Any], secret: str) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(secret.encode(), canonical, hashlib.sha256).hexdigest()
+
+
+def server_name_for(session_uuid: str) -> str:
+    """A JupyterHub 6 server name for a session: lowercase, starts with a letter, at most 30 chars."""
+    return "ep-" + session_uuid.replace("-", "")[:12]
+
+
+def to_user_options(spec: LaunchSpec, secret: str) -> dict[str, Any]:
+    payload = spec.to_dict()
+    return {
+        "profile": spec.profile,
+        SESSION_OPTION: spec.session,
+        LAUNCH_OPTION: payload,
+        SIGNATURE_OPTION: _signature(payload, secret),
+    }
+
+
+def is_broker_launch(options: Mapping[str, Any] | None) -> bool:
+    return bool(options) and any(k.startswith("execplanner_") for k in options or {})
+
+
+def from_user_options(
+    options: Mapping[str, Any] | None, secret: str, *, user: str, server_name: str
+) -> LaunchSpec | None:
+    """The launch spec in ``options``, or None when the options are not the broker's at all.
+    Raises LaunchRefused for options that claim to be the broker's but are not, or are not for
+    this user and server."""
+    if not is_broker_launch(options):
+        return None
+    assert options is not None
+    payload = options.get(LAUNCH_OPTION)
+    signature = options.get(SIGNATURE_OPTION)
+    if not isinstance(payload, Mapping) or not isinstance(signature, str):
+        raise LaunchRefused("execplanner options without a launch and its signature")
+    if not hmac.compare_digest(_signature(payload, secret), signature):
+        raise LaunchRefused("the execplanner launch is not signed by this hub's broker")
+    try:
+        spec = LaunchSpec.from_dict(payload)
+    except (TypeError, ValueError) as e:
+        raise LaunchRefused(f"the execplanner launch is malformed: {e}") from e
+    if spec.owner != user or spec.server_name != server_name:
+        raise LaunchRefused(
+            f"the execplanner launch is for {spec.owner}/{spec.server_name}, not {user}/{server_name}"
+        )
+    if options.get(SESSION_OPTION) != spec.session or options.get("profile") != spec.profile:
+        raise LaunchRefused("the execplanner options do not match their signed launch")
+    return spec
