@@ -16,6 +16,7 @@ datetime (naive times raise ValueError). Amounts are cores, GiB and accelerator 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,6 +43,9 @@ class Reservation:
     amounts: Mapping[str, float]
     first: int = field(repr=False)
     stop: int = field(repr=False)
+
+
+_Held = tuple[str, datetime, datetime, tuple[tuple[str, float], ...], int, int]
 
 
 def _aware(value: datetime, what: str) -> datetime:
@@ -115,7 +119,11 @@ class Calendar:
         self._n = math.ceil(horizon / resolution)
         self._o = self._floor(_aware(origin, "origin"))
         self._pools: dict[str, _Pool] = {}
-        self._reservations: dict[str, Reservation] = {}
+        # key -> (pool, start, end, ((resource, amount), ...), first, stop): tuples of atoms only, so
+        # the garbage collector stops tracking them and full collections stay short with many offers
+        self._reservations: dict[str, _Held] = {}
+        self._ends: list[tuple[int, str]] = []  # (stop bucket, key), to drop ended ones cheaply
+        self._beyond: set[str] = set()  # keys reaching past the horizon: filled in as it moves
         self._external: dict[str, dict[str, float]] = {}
         self._frozen = 0  # > 0 inside tentative(): changes other than the overlay are refused
         self.set_totals(totals)
@@ -208,19 +216,24 @@ class Calendar:
             raise ValueError(f"reservation {key!r}: end {end} is not after start {start}")
         vec = p.vector(amounts, strict=True)
         first, stop = self._floor(start), self._ceil(end)
-        frozen = MappingProxyType({n: float(v) for n, v in amounts.items()})
-        self._reservations[key] = Reservation(key, pool, start, end, frozen, first, stop)
+        pairs = tuple((str(n), float(v)) for n, v in amounts.items())
+        self._reservations[key] = (pool, start, end, pairs, first, stop)
+        heapq.heappush(self._ends, (stop, key))
+        if stop > self._o + self._n:
+            self._beyond.add(key)
         self._add(p, first, stop, vec)
 
     def release(self, key: str) -> bool:
         """Drop a reservation; False if there was none."""
         self._mutable()
-        r = self._reservations.pop(key, None)
-        if r is None:
+        held = self._reservations.pop(key, None)
+        if held is None:
             return False
-        p = self._pools.get(r.pool)
+        self._beyond.discard(key)
+        pool, _start, _end, pairs, first, stop = held
+        p = self._pools.get(pool)
         if p is not None:
-            self._add(p, r.first, r.stop, -p.vector(r.amounts, strict=False))
+            self._add(p, first, stop, -p.vector(dict(pairs), strict=False))
         return True
 
     def has(self, key: str) -> bool:
@@ -234,25 +247,37 @@ class Calendar:
         shift = new - self._o
         if shift <= 0:
             return
-        for key in [k for k, r in self._reservations.items() if r.stop <= new]:
-            del self._reservations[key]
+        while self._ends and self._ends[0][0] <= new:
+            stop, key = heapq.heappop(self._ends)
+            held = self._reservations.get(key)
+            if held is not None and held[5] == stop:  # not a key released and reserved again
+                del self._reservations[key]
+                self._beyond.discard(key)
         self._o = new
         keep = max(self._n - shift, 0)
         for p in self._pools.values():
             if keep:
                 p.used[:, :keep] = p.used[:, shift:]
             p.used[:, keep:] = 0
-        self._fill(keep, self._n)
+        if keep == 0:
+            self._fill(0, self._n)
+        else:  # only reservations reaching past the old horizon have anything in the new buckets
+            self._fill(keep, self._n, keys=self._beyond)
+        horizon = self._o + self._n
+        self._beyond = {k for k in self._beyond if self._reservations[k][5] > horizon}
 
-    def _fill(self, a: int, b: int, pool: str | None = None) -> None:
-        """Add the reservations' amounts to the relative buckets ``[a, b)``."""
-        for r in self._reservations.values():
-            if pool is not None and r.pool != pool:
+    def _fill(
+        self, a: int, b: int, pool: str | None = None, keys: set[str] | None = None
+    ) -> None:
+        """Add the reservations' (or only ``keys``') amounts to the relative buckets ``[a, b)``."""
+        chosen = self._reservations if keys is None else {k: self._reservations[k] for k in keys}
+        for held_pool, _start, _end, pairs, first, stop in chosen.values():
+            if pool is not None and held_pool != pool:
                 continue
-            ra, rb = max(r.first - self._o, a), min(r.stop - self._o, b)
-            p = self._pools.get(r.pool)
+            ra, rb = max(first - self._o, a), min(stop - self._o, b)
+            p = self._pools.get(held_pool)
             if ra < rb and p is not None:
-                p.used[:, ra:rb] += p.vector(r.amounts, strict=False)[:, None]
+                p.used[:, ra:rb] += p.vector(dict(pairs), strict=False)[:, None]
 
     def _add(self, p: _Pool, first: int, stop: int, vec: np.ndarray) -> None:
         a, b = max(first - self._o, 0), min(stop - self._o, self._n)
@@ -334,7 +359,11 @@ class Calendar:
 
     def reservations(self) -> list[Reservation]:
         """Every reservation, by start (for debugging)."""
-        return sorted(self._reservations.values(), key=lambda r: (r.start, r.key))
+        held = [
+            Reservation(k, pool, start, end, MappingProxyType(dict(pairs)), first, stop)
+            for k, (pool, start, end, pairs, first, stop) in self._reservations.items()
+        ]
+        return sorted(held, key=lambda r: (r.start, r.key))
 
     def usage(self, pool: str) -> dict[str, np.ndarray]:
         """A copy of the used-per-bucket array of each resource (for tests and debugging)."""

@@ -24,7 +24,6 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    insert,
     select,
     update,
 )
@@ -68,6 +67,10 @@ sessions = Table(
     Column("remote_url", Text),
     Index("ix_execplanner_sessions_phase", "phase"),
 )
+
+
+_INSERT_OFFERSET = offersets.insert()
+_INSERT_SESSION = sessions.insert()
 
 
 def _utc(value: datetime) -> datetime:
@@ -137,11 +140,19 @@ class Store:
     # -- writes ---------------------------------------------------------------------------------
 
     def add_offerset(self, offerset: OfferSetRecord, records: Sequence[SessionRecord]) -> None:
-        """Insert an offerset and its offers in one transaction."""
+        """Insert an offerset and its offers in one transaction (prebuilt statements, executed
+        with parameter lists: the hot path of ``POST requests``)."""
+        request_docs: dict[int, dict[str, Any]] = {}  # the offers of a set share one request
+        rows = []
+        for r in records:
+            doc = request_docs.get(id(r.request))
+            if doc is None:
+                doc = request_docs[id(r.request)] = request_to_doc(r.request)
+            rows.append(self._session_row(r, doc))
         with self.engine.begin() as conn:
-            conn.execute(insert(offersets).values(**self._offerset_row(offerset)))
-            if records:
-                conn.execute(insert(sessions), [self._session_row(r) for r in records])
+            conn.execute(_INSERT_OFFERSET, [self._offerset_row(offerset)])
+            if rows:
+                conn.execute(_INSERT_SESSION, rows)
 
     def save_sessions(self, records: Iterable[SessionRecord]) -> None:
         """Write the mutable columns of existing sessions, in one transaction."""
@@ -222,7 +233,7 @@ class Store:
         }
 
     @staticmethod
-    def _session_row(r: SessionRecord) -> dict[str, Any]:
+    def _session_row(r: SessionRecord, request_doc: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "uuid": r.uuid,
             "offerset": r.offerset,
@@ -232,7 +243,7 @@ class Store:
             "created": r.created,
             "modified": r.modified,
             "expires": r.expires,
-            "request": request_to_doc(r.request),
+            "request": request_doc if request_doc is not None else request_to_doc(r.request),
             "offer": offer_to_dict(r.offer),
             "messages": [m.to_dict() for m in r.messages],
             "connectors": r.connectors,
