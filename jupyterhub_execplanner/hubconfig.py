@@ -2,8 +2,12 @@
 
 It registers the hub-managed service, its custom scopes and roles, grants ordinary users what they
 need (a token made with no explicit scopes can ask for offers and accept one), and tells the service
-where the hub's config file is. Keyword arguments are broker settings (``c.ExecPlanner.<name>``),
-validated here so that a wrong one stops the hub at start with a message naming it and the fix.
+where the hub's config file is. For sessions it enables named servers, shares a launch secret with
+the service (``$EXECPLANNER_LAUNCH_SECRET`` if set, so a restarted hub keeps accepting the launches
+the service signed; else a new one) and installs the pre-spawn hook (:mod:`.spawnhook`) after the
+admin's own ``c.Spawner.pre_spawn_hook``, which must be set before calling this. Keyword arguments
+are broker settings (``c.ExecPlanner.<name>``), validated here so that a wrong one stops the hub at
+start with a message naming it and the fix.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from traitlets import TraitError
 from traitlets.config import Config
 from traitlets.config.loader import LazyConfigValue
 
+from . import launch
 from .service import scopes
 from .service.settings import ExecPlanner
+from .spawnhook import make_pre_spawn_hook
 
 
 class SetupError(ValueError):
@@ -103,10 +109,17 @@ def setup_execplanner(
     command = [sys.executable, "-m", "jupyterhub_execplanner.service"]
     if config_file:
         command.append(f"--ExecPlanner.hub_config_file={config_file}")
+    previous = next(
+        (s for s in _configured(c.JupyterHub, "services", []) if s.get("name") == name), {}
+    )
+    environment = dict(previous.get("environment") or {})
+    secret = environment.get(launch.SECRET_ENV) or launch.secret_from_env() or launch.new_secret()
+    environment[launch.SECRET_ENV] = secret
     service = {
         "name": name,
         "url": url,
         "command": command,
+        "environment": environment,
         "display": False,
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [
@@ -132,7 +145,7 @@ def setup_execplanner(
         {
             "name": f"{name}-service",
             "description": "What the execution broker service needs from the hub.",
-            "scopes": list(scopes.SERVICE_SCOPES),
+            "scopes": list(scopes.service_scopes(_jupyterhub_major())),
             "services": [name],
         }
     )
@@ -151,4 +164,17 @@ def setup_execplanner(
         # JupyterHub 5 has no extra_user_scopes: the user role is its default ("self") plus ours
         roles.append({"name": "user", "scopes": ["self", *user_scopes]})
     c.JupyterHub.load_roles = roles
+
+    # sessions run as named servers, started with a signed launch that the pre-spawn hook applies
+    c.JupyterHub.allow_named_servers = True
+    # the admin's hook may be set on the Spawner or on a spawner class (c.KubeSpawner...): chain each
+    sections = ["Spawner", *(k for k in c if k.endswith("Spawner") and k != "Spawner")]
+    for section in sections:
+        if section == "Spawner" or "pre_spawn_hook" in c[section]:
+            c[section].pre_spawn_hook = make_pre_spawn_hook(
+                secret,
+                service_url=url,
+                service_name=name,
+                previous=_configured(c[section], "pre_spawn_hook", None),
+            )
     return c

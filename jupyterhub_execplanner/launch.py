@@ -16,10 +16,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 SECRET_ENV = "EXECPLANNER_LAUNCH_SECRET"
 SESSION_OPTION = "execplanner_session"
@@ -126,3 +128,51 @@ def from_user_options(
     if options.get(SESSION_OPTION) != spec.session or options.get("profile") != spec.profile:
         raise LaunchRefused("the execplanner options do not match their signed launch")
     return spec
+
+
+# -- what the hook and the preload share ------------------------------------------------------------
+
+REPORT_SCHEME = "execplanner-report"  # Authorization: execplanner-report <report_token(...)>
+SESSIONS_FOLDER = "execplanner"  # sessions' folders, under the server's root directory
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def report_token(secret: str, session: str) -> str:
+    """The token a session's preload sends with its progress reports: HMAC-SHA256 of
+    ``"report:" + session`` under the launch secret, in hex. It only lets its holder report progress
+    for that one session."""
+    return hmac.new(secret.encode(), f"report:{session}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_report_token(secret: str, session: str, token: str) -> bool:
+    """Whether ``token`` is :func:`report_token` for ``session`` (constant-time)."""
+    return hmac.compare_digest(report_token(secret, session), token)
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    """A file name that stays in its folder: the last path segment of ``name``, with characters
+    other than letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``, no leading dots."""
+    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE_NAME.sub("_", last).lstrip(".")
+    return cleaned[:120] or fallback
+
+
+def session_folder(spec: LaunchSpec) -> str:
+    """The session's folder, relative to the server's root directory (POSIX separators)."""
+    return f"{SESSIONS_FOLDER}/{spec.server_name}"
+
+
+def notebook_filename(spec: LaunchSpec) -> str | None:
+    """The file name of the session's notebook: the last segment of its URL's path, made safe,
+    ending in ``.ipynb``. None for a plain session."""
+    if not spec.notebook:
+        return None
+    name = safe_filename(unquote(urlsplit(spec.notebook).path), "notebook.ipynb")
+    return name if name.endswith(".ipynb") else name + ".ipynb"
+
+
+def notebook_path(spec: LaunchSpec) -> str | None:
+    """Where the preload writes the notebook and what the server opens, relative to the server's
+    root directory; None for a plain session. The hook and the preload both use this."""
+    filename = notebook_filename(spec)
+    return None if filename is None else f"{session_folder(spec)}/{filename}"

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import kinds as K
 from . import messages as M
@@ -263,6 +264,18 @@ def _options(phase: Phase) -> list[dict[str, Any]] | None:
     return [{"kind": "uri:enum-value-option", "path": "phase", "values": values}]
 
 
+def _connector(c: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A connector whose location is a path on the hub (``/user/...``) gets the scheme and host of
+    ``base_url``, and the protocol that goes with them."""
+    location = c.get("location")
+    if not isinstance(location, str) or not location.startswith("/") or location.startswith("//"):
+        return c
+    parts = urlsplit(base_url)
+    if not parts.scheme or not parts.netloc:
+        return c
+    return {**c, "protocol": parts.scheme.upper(), "location": f"{parts.scheme}://{parts.netloc}{location}"}
+
+
 def render_session(s: SessionRecord, base_url: str) -> dict[str, Any]:
     """A session (an offer is a session in phase OFFERED) as a v1.0 document."""
     req, offer = s.request, s.offer
@@ -327,7 +340,7 @@ def render_session(s: SessionRecord, base_url: str) -> dict[str, Any]:
         "compute": compute,
         "storage": storage,
         "data": data,
-        "connectors": [plain(c) for c in s.connectors],
+        "connectors": [_connector(plain(c), base_url) for c in s.connectors],
         "profile": {"slug": offer.profile, "display_name": offer.profile_name},
     }
 

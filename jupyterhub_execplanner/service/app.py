@@ -23,6 +23,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Instance, Int, Unicode, default
 from traitlets.config import Application
 
+from .. import launch
 from .._version import __version__
 from ..model.messages import utcnow
 from ..planner import PlannerPolicy
@@ -32,6 +33,8 @@ from ..platform.sources import profiles_for_hub
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
 from ..sessions.store import Store
+from ..worker.driver import PhaseDriver
+from ..worker.hubapi import HubAPI
 from .handlers import NotFoundHandler, default_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner
@@ -82,6 +85,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         return prefix if prefix.endswith("/") else prefix + "/"
 
     manager = Instance(SessionManager, allow_none=True)
+    driver = Instance(PhaseDriver, allow_none=True)
     capacity_provider = Instance(CapacityProvider, allow_none=True)
     profile_source = Unicode("")
 
@@ -89,6 +93,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         super().initialize(argv)
         if self.hub_config_file:
             self.load_config_file(self.hub_config_file)
+        self.launch_secret = launch.secret_from_env()
         self.init_platform()
         self.init_tornado()
 
@@ -157,6 +162,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             execplanner=self,
             metrics=self.metrics,
             service_prefix=prefix,
+            launch_secret=self.launch_secret,
             cookie_secret=os.urandom(32),
             default_handler_class=NotFoundHandler,
             log_function=self._log_request,
@@ -198,6 +204,9 @@ class ExecPlannerApp(Application, ExecPlanner):
         expiry = PeriodicCallback(lambda: self.manager.expire_due(utcnow()), 1000)  # type: ignore[union-attr]
         expiry.start()
         poller = asyncio.create_task(self.poll_hub()) if self.hub_poll_interval > 0 else None
+        self.driver = self.make_driver()
+        if self.driver is not None:
+            await self.driver.start()
         self.log.info(
             "Execution broker listening on http://%s:%d%s", self.ip, self.port, self.service_prefix
         )
@@ -209,8 +218,33 @@ class ExecPlannerApp(Application, ExecPlanner):
             expiry.stop()
             if poller is not None:
                 poller.cancel()
+            if self.driver is not None:
+                await self.driver.stop()
             server.stop()
             self.store.close()
+
+    def make_driver(self) -> PhaseDriver | None:
+        """The phase driver that runs accepted sessions, or None when it is turned off."""
+        if self.driver_interval <= 0:
+            self.log.warning("ExecPlanner.driver_interval is 0: accepted sessions stay ACCEPTED.")
+            return None
+        hub = HubAPI.from_env()
+        if not self.launch_secret or hub is None:
+            missing = "$" + launch.SECRET_ENV if not self.launch_secret else "the hub's API URL or token"
+            self.log.warning(
+                "No %s: this broker does not start servers; accepted sessions go FAILED. "
+                "Enable the broker with setup_execplanner(c) in the hub's config.",
+                missing,
+            )
+        return PhaseDriver(
+            self.manager,  # type: ignore[arg-type]
+            hub,
+            self.launch_secret,
+            interval=self.driver_interval,
+            max_spawns=self.max_concurrent_spawns,
+            spawn_timeout=float(self.spawn_timeout),
+            logger=self.log,  # type: ignore[arg-type]
+        )
 
     async def poll_hub(self) -> None:
         """Keep the calendar's view of servers this service did not start up to date."""

@@ -12,6 +12,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado import web
 
+from .. import launch
 from .._version import __version__
 from ..model import codec, draft2023, render
 from ..model.codec import BodyError
@@ -21,6 +22,7 @@ from ..model.phases import Phase
 from ..model.update import UpdateError, parse_update
 from ..platform.profiles import profile_summary
 from ..sessions.manager import Conflict, Identity, NotFound, SessionManager
+from ..worker.decide import ReportError, parse_report
 from . import scopes
 from .openapi import load_openapi
 
@@ -260,6 +262,38 @@ class SessionHandler(BaseHandler):
             raise web.HTTPError(409, str(e)) from e
 
 
+class ProgressReportHandler(BaseHandler):
+    """``POST sessions/{uuid}/progress``: a session's preload reports what it is doing. Authorized by
+    the session's report token (``Authorization: execplanner-report <token>``), not a hub token."""
+
+    endpoint = "progress"
+
+    def post(self, uuid: str) -> None:
+        secret = self.settings.get("launch_secret")
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if (
+            not secret
+            or scheme.lower() != launch.REPORT_SCHEME
+            or not launch.check_report_token(secret, uuid, token.strip())
+        ):
+            raise web.HTTPError(
+                403, "Progress reports need this session's report token: "
+                f"'Authorization: {launch.REPORT_SCHEME} <token>'."
+            )
+        try:
+            message = parse_report(self.body(), self.manager.clock())
+        except ReportError as e:
+            raise web.HTTPError(400, str(e)) from e
+        try:
+            kept = self.manager.report(uuid, message)
+        except NotFound as e:
+            raise self.not_found(e) from e
+        if not kept:
+            raise web.HTTPError(429, "This session has too many messages; the report was not kept.")
+        self.set_status(204)
+        self.finish()
+
+
 class SessionsHandler(BaseHandler):
     """``GET sessions``: the caller's sessions (admins: everybody's, or ``?owner=``)."""
 
@@ -342,6 +376,7 @@ default_handlers: list[tuple[str, type[BaseHandler]]] = [
     (r"direct/?", DirectHandler),
     (rf"offersets/{_UUID}/?", OffersetHandler),
     (r"sessions/?", SessionsHandler),
+    (rf"sessions/{_UUID}/progress/?", ProgressReportHandler),
     (rf"sessions/{_UUID}/?", SessionHandler),
     (r"request/?", Request2023Handler),
     (rf"offers/{_UUID}/?", Offer2023Handler),

@@ -21,5 +21,15 @@ USER_SCOPES = (REQUEST, SESSIONS)
 SERVICE_SCOPES = (
     "list:users",  # list users with running servers, to subtract what they hold from capacity
     "read:users:name",
-    "read:servers",  # read those servers' models (profile in user_options)
+    "read:servers",  # read those servers' models (profile in user_options) and sessions' progress
+    "start:servers",  # start a session's named server (JupyterHub 6)
+    "delete:servers",  # stop it when the session ends or is cancelled (JupyterHub 6)
 )
+
+# JupyterHub 5 has no start:servers / delete:servers: its "servers" scope starts and stops servers
+SERVICE_SCOPES_JUPYTERHUB_5 = ("list:users", "read:users:name", "read:servers", "servers")
+
+
+def service_scopes(jupyterhub_major: int) -> tuple[str, ...]:
+    """The service role's scopes on a hub of this major version."""
+    return SERVICE_SCOPES if jupyterhub_major >= 6 else SERVICE_SCOPES_JUPYTERHUB_5

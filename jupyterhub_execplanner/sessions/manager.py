@@ -32,6 +32,16 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+# the phases of an accepted session the phase driver still drives
+IN_FLIGHT = (
+    Phase.ACCEPTED,
+    Phase.WAITING,
+    Phase.PREPARING,
+    Phase.AVAILABLE,
+    Phase.RUNNING,
+    Phase.RELEASING,
+)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -183,6 +193,34 @@ class SessionManager:
 
     def phase_counts(self) -> dict[str, int]:
         return self.store.phase_counts()
+
+    # -- for the phase driver (no identity: the service's own reads and notes) ---------------------
+
+    def record(self, uuid: str) -> SessionRecord | None:
+        """A session as stored, whoever owns it."""
+        return self.store.session(uuid) if _is_uuid(uuid) else None
+
+    def in_flight(self) -> list[SessionRecord]:
+        """Every accepted session that has not ended (ACCEPTED to RELEASING)."""
+        return self.store.sessions_in(IN_FLIGHT)
+
+    def ended_with_server(self) -> list[SessionRecord]:
+        """Cancelled and failed sessions that were given a server (it may still need stopping)."""
+        ended = self.store.sessions_in((Phase.CANCELLED, Phase.FAILED))
+        return [r for r in ended if r.server_name]
+
+    def report(self, uuid: str, message: Message, *, limit: int = 1000) -> bool:
+        """Append a message to a session (a progress report) without changing its phase. Returns
+        False, and keeps nothing, when the session already has ``limit`` messages."""
+        record = self.record(uuid)
+        if record is None:
+            raise NotFound(f"session {uuid} not found")
+        if len(record.messages) >= limit:
+            return False
+        record.messages.append(message)
+        record.modified = self.clock()
+        self.store.save_sessions([record])
+        return True
 
     # -- changes --------------------------------------------------------------------------------
 

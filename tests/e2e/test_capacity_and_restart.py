@@ -24,6 +24,7 @@ SMALL_POOL = {
     "offer_expiry": 3,
     "prepare_time": 5,
     "max_offers": 1,
+    "driver_interval": 0,  # accepted sessions stay ACCEPTED: these tests are about capacity
 }
 
 

@@ -81,6 +81,7 @@ async def start_service(service_hub: tuple[RealHub, int, str], tmp_path: Path,
         config.ExecPlanner.profiles = PROFILES
         config.ExecPlanner.capacity = {"default": {"cores": 8, "memory": 8}}
         config.ExecPlanner.hub_poll_interval = 0
+        config.ExecPlanner.driver_interval = 0  # these tests keep accepted sessions ACCEPTED
         for key, value in settings.items():
             setattr(config.ExecPlanner, key, value)
         app = ExecPlannerApp(config=config)

@@ -89,3 +89,52 @@ def test_wrong_settings_name_the_setting(settings: dict, expected: str) -> None:
 def test_wrong_service_arguments(kwargs: dict, expected: str) -> None:
     with pytest.raises(SetupError, match=expected):
         setup_execplanner(Config(), hub_config_file="", **kwargs)
+
+
+def test_sessions_run_as_named_servers_with_the_hook_and_a_shared_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jupyterhub_execplanner import launch
+
+    monkeypatch.delenv(launch.SECRET_ENV, raising=False)
+    c = Config()
+    setup_execplanner(c, hub_config_file="", url="http://127.0.0.1:10101")
+    assert c.JupyterHub.allow_named_servers is True
+    assert callable(c.Spawner.pre_spawn_hook)
+    secret = c.JupyterHub.services[0]["environment"][launch.SECRET_ENV]
+    assert len(secret) == 64
+    setup_execplanner(c, hub_config_file="", url="http://127.0.0.1:10101")
+    assert c.JupyterHub.services[0]["environment"][launch.SECRET_ENV] == secret  # kept, not renewed
+    monkeypatch.setenv(launch.SECRET_ENV, "given")
+    fresh = Config()
+    setup_execplanner(fresh, hub_config_file="")
+    assert fresh.JupyterHub.services[0]["environment"] == {launch.SECRET_ENV: "given"}
+
+
+def test_the_service_may_start_and_stop_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyterhub_execplanner import hubconfig
+
+    c = Config()
+    setup_execplanner(c, hub_config_file="")
+    (role,) = c.JupyterHub.load_roles
+    assert {"start:servers", "delete:servers", "read:servers"} <= set(role["scopes"])
+    monkeypatch.setattr(hubconfig, "_jupyterhub_major", lambda: 5)
+    old = Config()
+    setup_execplanner(old, hub_config_file="")
+    service_role = next(r for r in old.JupyterHub.load_roles if r["name"] == "execplanner-service")
+    assert "servers" in service_role["scopes"] and "start:servers" not in service_role["scopes"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"preload_installer": "conda"}, "preload_installer must be 'auto', 'uv' or 'pip'"),
+        ({"preload_max_notebook_size": 0}, "preload_max_notebook_size must be a positive number"),
+        ({"preload_timeout": -1}, "preload_timeout must be positive seconds"),
+        ({"pip_extra_args": "--find-links http://mirror/"}, "give one argument per item: "
+         r"\['--find-links', 'http://mirror/'\]"),
+    ],
+)
+def test_wrong_preload_settings_name_the_setting(settings: dict, expected: str) -> None:
+    with pytest.raises(SetupError, match=expected):
+        setup_execplanner(Config(), hub_config_file="", **settings)

@@ -1,0 +1,48 @@
+"""What the pre-spawn hook hands to the preload, as one JSON document in ``$EXECPLANNER_PRELOAD``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from ..launch import LaunchSpec
+
+
+class PlanError(ValueError):
+    """``$EXECPLANNER_PRELOAD`` is not a preload plan."""
+
+
+@dataclass(frozen=True)
+class PreloadPlan:
+    spec: LaunchSpec
+    report_url: str = ""  # POST progress here (empty: do not report)
+    report_token: str = ""
+    max_notebook_size: int = 20 * 1024 * 1024
+    max_data_size: int = 1024**3
+    timeout: float = 60.0  # seconds per download
+    install_timeout: float = 600.0  # seconds for creating the environment and installing
+    allow_options: bool = False
+    pip_extra_args: tuple[str, ...] = ()
+    installer: str = "auto"  # auto | uv | pip
+    root_dir: str = ""  # the server's root directory; empty: the working directory
+
+    def to_json(self) -> str:
+        doc = asdict(self)
+        doc["spec"] = self.spec.to_dict()
+        doc["pip_extra_args"] = list(self.pip_extra_args)
+        return json.dumps(doc, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PreloadPlan:
+        """The plan in ``text``; PlanError if it is not one."""
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
+                raise ValueError("no 'spec'")
+            known = set(cls.__dataclass_fields__)
+            values = {k: v for k, v in doc.items() if k in known}
+            values["spec"] = LaunchSpec.from_dict(doc["spec"])
+            values["pip_extra_args"] = tuple(str(a) for a in doc.get("pip_extra_args") or ())
+            return cls(**values)
+        except (ValueError, TypeError, KeyError) as e:
+            raise PlanError(f"$EXECPLANNER_PRELOAD is not a preload plan: {e}") from None

@@ -1,0 +1,149 @@
+"""Prepare a session's folder before its server starts.
+
+In the server's root directory (``plan.root_dir``, else the working directory), the session's folder
+(:func:`~jupyterhub_execplanner.launch.session_folder`) gets the notebook
+(:func:`~jupyterhub_execplanner.launch.notebook_path`), the checked requirements file, a ``.venv``
+with the requirements, registered as a kernel the notebook uses, and the data resources. A restarted
+server keeps what is there: the notebook the user may have changed, an environment with the same
+requirements, data already downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from ..launch import LaunchSpec, notebook_filename, notebook_path, safe_filename, session_folder
+from .fetch import FetchError, check_url, download, fetch_bytes
+from .install import InstallError, choose_installer, ensure_environment, requirement_names
+from .kernel import (
+    DEFAULT_KERNEL,
+    NotebookError,
+    kernel_name,
+    parse_notebook,
+    register_kernel,
+    write_notebook,
+)
+from .plan import PlanError, PreloadPlan
+from .report import Reporter
+from .requirements import RequirementRefused, check_requirements
+
+REQUIREMENTS_FILE = "requirements.txt"
+MAX_REQUIREMENTS_SIZE = 1024 * 1024
+
+# what a preload may fail with; the message is the reason shown to the session's owner
+EXPECTED = (FetchError, InstallError, NotebookError, PlanError, RequirementRefused)
+
+
+def root_of(plan: PreloadPlan) -> Path:
+    return Path(plan.root_dir).expanduser() if plan.root_dir else Path.cwd()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def prepare(plan: PreloadPlan, reporter: Reporter) -> None:
+    """Prepare the session's folder; raises one of EXPECTED (or OSError) with the reason."""
+    spec = plan.spec
+    root = root_of(plan)
+    folder = root / session_folder(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    notebook, target = _notebook(plan, root, reporter)
+    kernelspec = _environment(plan, folder, reporter) or DEFAULT_KERNEL
+    if notebook is not None and target is not None:
+        write_notebook(notebook, target, kernelspec)
+    _data(plan, folder, reporter)
+
+
+def _notebook(
+    plan: PreloadPlan, root: Path, reporter: Reporter
+) -> tuple[dict[str, Any] | None, Path | None]:
+    spec = plan.spec
+    relative = notebook_path(spec)
+    if not spec.notebook or relative is None:
+        return None, None
+    target = root / relative
+    if target.exists():
+        reporter.info(f"keeping the notebook already in the session's folder: {relative}")
+        return None, None
+    reporter.info(f"fetching notebook {spec.notebook}")
+    body = fetch_bytes(
+        spec.notebook, max_size=plan.max_notebook_size, timeout=plan.timeout, what="notebook"
+    )
+    return parse_notebook(body, spec.notebook), target
+
+
+def requirements_url(spec: LaunchSpec) -> str | None:
+    """The requirements file's URL: absolute, or relative to the notebook's."""
+    if not spec.requirements:
+        return None
+    return urljoin(spec.notebook, spec.requirements) if spec.notebook else spec.requirements
+
+
+def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter) -> dict[str, str] | None:
+    spec = plan.spec
+    url = requirements_url(spec)
+    if url is None:
+        return None
+    check_url(url, "requirements")
+    reporter.info(f"fetching requirements {url}")
+    body = fetch_bytes(url, max_size=MAX_REQUIREMENTS_SIZE, timeout=plan.timeout, what="requirements file")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FetchError(f"the requirements file at {url} is not UTF-8 text") from None
+    try:
+        requirements = check_requirements(text, allow_options=plan.allow_options)
+    except RequirementRefused as e:
+        raise RequirementRefused(f"{e} (in {url})") from None
+    if not requirements.lines:
+        reporter.info("the requirements file names no packages: using the server's Python kernel")
+        return None
+    requirements_file = folder / REQUIREMENTS_FILE
+    requirements_file.write_text(requirements.text())
+    installer = choose_installer(plan.installer)
+    reporter.info(f"installing {_plural(requirements.count, 'requirement')} with {installer}")
+    python = ensure_environment(
+        folder / ".venv",
+        requirements_file,
+        installer=installer,
+        extra_args=plan.pip_extra_args,
+        timeout=plan.install_timeout,
+        names=requirement_names(requirements.lines),
+    )
+    filename = notebook_filename(spec)
+    display = f"Python ({filename})" if filename else f"Python (session {spec.server_name})"
+    return register_kernel(python, name=kernel_name(spec.server_name), display_name=display,
+                           session=spec.session)
+
+
+def _data(plan: PreloadPlan, folder: Path, reporter: Reporter) -> None:
+    taken: set[str] = set()
+    for index, item in enumerate(plan.spec.data, start=1):
+        scheme = urlsplit(item.location).scheme
+        if scheme not in ("http", "https"):
+            reporter.info(f"not downloading data {item.name!r}: {scheme or 'its'} locations are not fetched")
+            continue
+        fallback = safe_filename(unquote(urlsplit(item.location).path), f"data-{index}")
+        filename = safe_filename(item.name, fallback) if item.name else fallback
+        if filename in taken or filename in (".venv", REQUIREMENTS_FILE):
+            filename = f"{index}-{filename}"
+        taken.add(filename)
+        target = folder / filename
+        if target.exists():
+            continue
+        reporter.info(f"downloading data {filename} from {item.location}")
+        download(item.location, target, max_size=plan.max_data_size, timeout=plan.timeout,
+                 what=f"data resource {item.name!r}")
+
+
+def describe(error: BaseException) -> str:
+    """The one-paragraph reason for a failed preload."""
+    if isinstance(error, EXPECTED):
+        return " ".join(str(error).split())
+    if isinstance(error, OSError):
+        return f"preparing the session's folder failed: {error}"
+    return f"the preload failed unexpectedly: {error.__class__.__name__}: {error}"

@@ -1,0 +1,48 @@
+"""Best-effort progress reports from a session's server to the broker.
+
+``POST <report_url>`` with ``{"level", "message", "failed"}`` and the header
+``Authorization: execplanner-report <token>``. A report never makes the preload fail or wait long:
+a short timeout, every error ignored. Each message is also printed to stderr, for the server's log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+
+from ..launch import REPORT_SCHEME
+
+# the broker is reached directly (its internal URL), never through an HTTP proxy from the environment
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Reporter:
+    def __init__(self, url: str, token: str, *, timeout: float = 3.0) -> None:
+        self.url, self.token, self.timeout = url, token, timeout
+
+    def info(self, message: str) -> None:
+        self._send("INFO", message, failed=False)
+
+    def failed(self, message: str) -> None:
+        self._send("ERROR", message, failed=True)
+
+    def _send(self, level: str, message: str, *, failed: bool) -> None:
+        print(f"[execplanner] {level} {message}", file=sys.stderr, flush=True)
+        if not self.url.startswith(("http://", "https://")):
+            return
+        body = json.dumps({"level": level, "message": message, "failed": failed}).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"{REPORT_SCHEME} {self.token}",
+            },
+        )
+        try:
+            with _opener.open(request, timeout=self.timeout) as response:
+                response.read(1024)
+        except Exception:  # noqa: BLE001 - a report is best effort
+            pass

@@ -1,0 +1,203 @@
+"""The hub side of a session: the pre-spawn hook that turns a signed launch into a preloaded server.
+
+``setup_execplanner`` installs :func:`make_pre_spawn_hook` as ``c.Spawner.pre_spawn_hook`` (after the
+admin's own hook, which runs first). For each spawn it reads ``spawner.user_options``:
+
+- no ``execplanner_*`` options: an ordinary server, left as the admin configured it;
+- options that claim to be the broker's but are not signed by it, or are for another user or server:
+  the spawn is refused (``SpawnException``, HTTP 403 from the hub's API, ``Spawn failed: <reason>`` in
+  the progress events) and no server starts;
+- a signed launch: the profile's resources (``cpu_*``, ``mem_*`` in bytes, accelerators in
+  ``extra_resource_limits``, ``image``) are applied to the spawner, the server's command becomes
+  ``python -m jupyterhub_execplanner.singleuser -- <its command>`` with the preload plan in
+  ``$EXECPLANNER_PRELOAD``, and ``default_url`` opens the session's notebook in JupyterLab.
+
+Spawner objects live as long as the hub and are reused by later starts of the same server, so what a
+launch changed is undone before the next start.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from . import launch
+from .service.settings import ExecPlanner
+from .singleuser.plan import PreloadPlan
+
+PRELOAD_MODULE = "jupyterhub_execplanner.singleuser"
+DEFAULT_COMMAND = ["jupyterhub-singleuser"]
+_SAVED = "_execplanner_saved"
+# every spawner attribute a launch may change
+_CHANGED = (
+    "cmd", "default_url", "http_timeout", "environment",
+    "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "extra_resource_limits", "image",
+)
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[Any], Any]
+
+
+def report_url(service_url: str, service_name: str, session: str) -> str:
+    """Where a session's preload posts its progress: the service's own (internal) URL."""
+    return f"{service_url.rstrip('/')}/services/{service_name}/sessions/{session}/progress"
+
+
+def default_url_for(spec: launch.LaunchSpec) -> str:
+    path = launch.notebook_path(spec)
+    return f"/lab/tree/{quote(path)}" if path else "/lab"
+
+
+def preload_python(spawner: Any, settings: ExecPlanner) -> str:
+    if settings.preload_python:
+        return settings.preload_python
+    # a spawner with an image runs the server in a container, where the hub's Python does not exist
+    return "python3" if _has(spawner, "image") else sys.executable
+
+
+def _has(spawner: Any, name: str) -> bool:
+    has_trait = getattr(spawner, "has_trait", None)
+    return bool(has_trait(name)) if callable(has_trait) else hasattr(spawner, name)
+
+
+def refuse(spawner: Any, error: launch.LaunchRefused) -> Exception:
+    """The exception that makes the hub refuse this spawn with ``error``'s reason."""
+    message = (
+        f"The server {spawner.user.name}/{spawner.name} was not started: {error}. Servers for "
+        "execution broker sessions are started by the broker; start an ordinary server without "
+        "execplanner_* options."
+    )
+    exc: Exception
+    try:
+        from jupyterhub.spawner import SpawnException  # JupyterHub 6
+    except ImportError:  # JupyterHub 5: an HTTPError with the message the hub shows
+        from tornado.web import HTTPError
+
+        exc = HTTPError(403, message)
+    else:
+        exc = SpawnException(message, reason="execplanner", status_code=403)
+    exc.jupyterhub_message = message  # type: ignore[attr-defined]  # the progress event's text
+    return exc
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+
+
+def restore(spawner: Any) -> None:
+    """Undo what a previous launch applied to this spawner object, where nothing changed it since."""
+    saved = getattr(spawner, _SAVED, None)
+    if saved is None:
+        return
+    for name, (original, applied) in saved.items():
+        if getattr(spawner, name) == applied:
+            setattr(spawner, name, original)
+    delattr(spawner, _SAVED)
+
+
+def _remember(spawner: Any, originals: dict[str, Any]) -> None:
+    saved = {
+        name: (original, _copy(getattr(spawner, name)))
+        for name, original in originals.items()
+        if getattr(spawner, name) != original
+    }
+    setattr(spawner, _SAVED, saved)
+
+
+def plan_for(spawner: Any, spec: launch.LaunchSpec, secret: str, settings: ExecPlanner,
+             service_url: str, service_name: str) -> PreloadPlan:
+    notebook_dir = getattr(spawner, "notebook_dir", "") or ""
+    if notebook_dir and hasattr(spawner, "format_string"):
+        notebook_dir = spawner.format_string(notebook_dir)
+    return PreloadPlan(
+        spec=spec,
+        report_url=report_url(service_url, service_name, spec.session) if service_url else "",
+        report_token=launch.report_token(secret, spec.session),
+        max_notebook_size=settings.preload_max_notebook_size,
+        max_data_size=settings.preload_max_data_size,
+        timeout=settings.preload_timeout,
+        install_timeout=float(settings.preload_start_timeout),
+        allow_options=settings.requirements_allow_options,
+        pip_extra_args=tuple(settings.pip_extra_args),
+        installer=settings.preload_installer,
+        root_dir=notebook_dir,
+    )
+
+
+def apply_launch(
+    spawner: Any,
+    secret: str,
+    *,
+    settings: ExecPlanner,
+    service_url: str = "",
+    service_name: str = "execplanner",
+) -> launch.LaunchSpec | None:
+    """Apply the signed launch in ``spawner.user_options``; its spec, or None for an ordinary
+    server. Raises the hub's refusal (see :func:`refuse`) for options that are not the broker's."""
+    restore(spawner)
+    try:
+        spec = launch.from_user_options(
+            spawner.user_options, secret, user=spawner.user.name, server_name=spawner.name
+        )
+    except launch.LaunchRefused as e:
+        log.warning("Refusing execplanner options for %s/%s: %s", spawner.user.name, spawner.name, e)
+        raise refuse(spawner, e) from None
+    if spec is None:
+        return None
+    originals = {name: _copy(getattr(spawner, name)) for name in _CHANGED if _has(spawner, name)}
+    if spec.cores > 0:
+        for name in ("cpu_limit", "cpu_guarantee"):
+            if _has(spawner, name):
+                setattr(spawner, name, float(spec.cores))
+    if spec.memory > 0:
+        for name in ("mem_limit", "mem_guarantee"):
+            if _has(spawner, name):
+                setattr(spawner, name, int(spec.memory) * 1024**3)
+    if spec.accelerators and _has(spawner, "extra_resource_limits"):
+        limits = dict(spawner.extra_resource_limits or {})
+        limits.update({name: str(count) for name, count in spec.accelerators.items()})
+        spawner.extra_resource_limits = limits
+    if spec.image and _has(spawner, "image"):
+        spawner.image = spec.image
+
+    plan = plan_for(spawner, spec, secret, settings, service_url, service_name)
+    spawner.environment = {**(spawner.environment or {}), launch.PRELOAD_ENV: plan.to_json()}
+    original = list(spawner.cmd or []) or list(DEFAULT_COMMAND)
+    spawner.cmd = [preload_python(spawner, settings), "-m", PRELOAD_MODULE, "--", *original]
+    spawner.default_url = default_url_for(spec)
+    spawner.http_timeout = max(int(spawner.http_timeout or 0), settings.preload_start_timeout)
+    _remember(spawner, originals)
+    return spec
+
+
+def make_pre_spawn_hook(
+    secret: str,
+    *,
+    service_url: str = "",
+    service_name: str = "execplanner",
+    settings: ExecPlanner | None = None,
+    previous: Hook | None = None,
+) -> Hook:
+    """The broker's ``pre_spawn_hook``. ``previous`` (the admin's hook, sync or async) runs first.
+    ``settings`` default to the hub's ``c.ExecPlanner`` settings, read at each spawn."""
+    # calling setup_execplanner twice must not chain our hook to itself
+    while previous is not None and hasattr(previous, "execplanner_previous"):
+        previous = previous.execplanner_previous  # type: ignore[attr-defined]
+
+    async def pre_spawn_hook(spawner: Any) -> None:
+        restore(spawner)  # before the admin's hook, which may set what a previous launch changed
+        if previous is not None:
+            result = previous(spawner)
+            if inspect.isawaitable(result):
+                await result
+        current = settings if settings is not None else ExecPlanner(config=spawner.config)
+        apply_launch(spawner, secret, settings=current, service_url=service_url,
+                     service_name=service_name)
+
+    pre_spawn_hook.execplanner_previous = previous  # type: ignore[attr-defined]
+    return pre_spawn_hook

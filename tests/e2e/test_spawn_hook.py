@@ -1,0 +1,143 @@
+"""The pre-spawn hook in a real hub: hand-made execplanner options are refused through the REST API
+(403, "Spawn failed: ..." in the progress events, no server), and a signed launch becomes a real
+single-user server with the notebook, its kernel and its data, opened as the default URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hubprocess import RealHub
+from loopback import Loopback, write_wheel
+
+from jupyterhub_execplanner import launch
+from jupyterhub_execplanner.launch import DataItem, LaunchSpec
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-launch-secret"
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "wheels").mkdir()
+    write_wheel(folder / "wheels")
+    (folder / "analysis.ipynb").write_text(json.dumps(NOTEBOOK))
+    (folder / "requirements.txt").write_text("tinypkg\n")
+    (folder / "table.csv").write_text("a,b\n")
+    server = Loopback(folder)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def hook_hub(tmp_path_factory: pytest.TempPathFactory, site: Loopback) -> Iterator[RealHub]:
+    saved = os.environ.get(launch.SECRET_ENV)
+    os.environ[launch.SECRET_ENV] = SECRET  # the hub (and its service) sign with this one
+    try:
+        hub = RealHub.start(
+            tmp_path_factory.mktemp("hook-hub"),
+            settings={"pip_extra_args": ["--no-index", "--find-links", f"{site.url}/wheels/"]},
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(launch.SECRET_ENV, None)
+        else:
+            os.environ[launch.SECRET_ENV] = saved
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def spec_for(user: str, session: str, site: Loopback, **changes: Any) -> LaunchSpec:
+    values: dict[str, Any] = dict(
+        session=session, owner=user, server_name=launch.server_name_for(session), profile="default",
+        cores=1, memory=1, end="2030-01-01T00:00:00Z", notebook=f"{site.url}/analysis.ipynb",
+        requirements="requirements.txt", data=(DataItem("table.csv", f"{site.url}/table.csv"),),
+    )
+    values.update(changes)
+    return LaunchSpec(**values)
+
+
+def progress(hub: RealHub, user: str, server: str) -> list[dict]:
+    events = []
+    with httpx.stream("GET", f"{hub.url}/hub/api/users/{user}/servers/{server}/progress",
+                      headers={"Authorization": f"token {hub.admin_token}"}, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                events.append(json.loads(line[5:]))
+    return events
+
+
+def test_hand_made_options_are_refused(hook_hub: RealHub, site: Loopback) -> None:
+    hook_hub.user_token("mallory")
+    spec = spec_for("mallory", "0badc0de-0000-4000-8000-000000000001", site)
+    options = launch.to_user_options(spec, "not-the-hubs-secret")
+    response = hook_hub.api("POST", f"users/mallory/servers/{spec.server_name}",
+                            json={"display_name": "forged", "user_options": options})
+    assert response.status_code == 403, response.text
+    message = response.json()["message"]
+    assert "was not started: the execplanner launch is not signed by this hub's broker" in message
+    events = progress(hook_hub, "mallory", spec.server_name)
+    assert events[-1]["failed"] is True
+    assert events[-1]["message"] == f"Spawn failed: {message}"
+    model = hook_hub.api("GET", "users/mallory").json()
+    server = model["servers"].get(spec.server_name)
+    assert server is None or not (server["ready"] or server["pending"])
+
+
+def test_signed_launch_becomes_a_preloaded_server(hook_hub: RealHub, site: Loopback) -> None:
+    token = hook_hub.user_token("alice")
+    spec = spec_for("alice", "a11ce000-0000-4000-8000-000000000002", site)
+    started = time.monotonic()
+    response = hook_hub.api("POST", f"users/alice/servers/{spec.server_name}",
+                            json={"display_name": "Analysis",
+                                  "user_options": launch.to_user_options(spec, SECRET)})
+    assert response.status_code in (201, 202), response.text
+    events = progress(hook_hub, "alice", spec.server_name)
+    assert events[-1].get("ready"), (events, hook_hub.log_tail())
+    elapsed = time.monotonic() - started
+    headers = {"Authorization": f"token {token}"}
+    base = f"{hook_hub.url}/user/alice/{spec.server_name}"
+    path = launch.notebook_path(spec)
+    try:
+        notebook = httpx.get(f"{base}/api/contents/{path}", headers=headers, timeout=30)
+        assert notebook.status_code == 200, notebook.text
+        kernel = f"execplanner-{spec.server_name}"
+        assert notebook.json()["content"]["metadata"]["kernelspec"]["name"] == kernel
+        specs = httpx.get(f"{base}/api/kernelspecs", headers=headers, timeout=30).json()
+        assert specs["kernelspecs"][kernel]["spec"]["display_name"] == "Python (analysis.ipynb)"
+        folder = httpx.get(f"{base}/api/contents/{launch.session_folder(spec)}", headers=headers,
+                           timeout=30).json()
+        assert {item["name"] for item in folder["content"]} >= {"analysis.ipynb", "table.csv"}
+        server = hook_hub.api("GET", "users/alice").json()["servers"][spec.server_name]
+        assert server["user_options"][launch.SESSION_OPTION] == spec.session
+        # the default URL opens the notebook in JupyterLab
+        lab = httpx.get(f"{base}/", headers=headers, timeout=30)
+        assert lab.status_code in (301, 302)
+        assert lab.headers["location"].split("?")[0].endswith(f"/lab/tree/{path}")
+        print(f"signed launch with one requirement ready in {elapsed:.1f} s")
+    finally:
+        hook_hub.api("DELETE", f"users/alice/servers/{spec.server_name}")
+
+
+def test_servers_without_options_are_ordinary(hook_hub: RealHub) -> None:
+    hook_hub.user_token("olga")
+    response = hook_hub.api("POST", "users/olga/servers/plain", json={"display_name": "plain"})
+    assert response.status_code in (201, 202), response.text
+    events = progress(hook_hub, "olga", "plain")
+    try:
+        assert events[-1].get("ready"), events
+        assert events[-1]["url"] == "/user/olga/plain/"
+    finally:
+        hook_hub.api("DELETE", "users/olga/servers/plain")
