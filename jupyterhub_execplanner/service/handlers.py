@@ -125,8 +125,12 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     # -- metrics --------------------------------------------------------------------------------
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         self._started = time.perf_counter()
+        # Identify the caller here, awaiting the hub: HubAuthenticated's get_current_user would
+        # otherwise run the lookup synchronously on a helper thread and block the event loop.
+        model = await self.hub_auth.get_user(self, sync=False)
+        self._hub_auth_user_cache = self.check_hub_user(model) if model else None
 
     def on_finish(self) -> None:
         metrics = self.settings["metrics"]
@@ -358,8 +362,8 @@ class OAuthCallbackHandler(HubOAuthCallbackHandler):
 class NotFoundHandler(BaseHandler):
     endpoint = "unknown"
 
-    def prepare(self) -> None:
-        super().prepare()
+    async def prepare(self) -> None:
+        self._started = time.perf_counter()
         raise web.HTTPError(
             404,
             f"No endpoint {self.request.path}. See {self.base_url()} for the endpoints of this broker.",

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from conftest import Broker
+from brokers import Broker
 from hubprocess import RealHub
 from requests_lib import (
     CONTAINER_YAML,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import Broker
+from brokers import Broker
 from hubprocess import RealHub
 from isodate import parse_duration
 from requests_lib import notebook

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import Broker
+from brokers import Broker
 from requests_lib import notebook
 
 pytestmark = pytest.mark.e2e

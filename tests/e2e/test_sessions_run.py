@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Broker
+from brokers import Broker
 from hubprocess import RealHub
 from loopback import Loopback
 from requests_lib import KINDS

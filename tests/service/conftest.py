@@ -7,33 +7,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from hubprocess import RealHub, free_port
+from service_support import PROFILES, Clock
 from traitlets.config import Config
 
 from jupyterhub_execplanner.service.app import ExecPlannerApp
-
-PROFILES = [{"display_name": "Two cores", "slug": "two",
-             "kubespawner_override": {"cpu_guarantee": 2, "cpu_limit": 2, "mem_guarantee": "2G",
-                                      "mem_limit": "2G"}}]
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture(scope="module")

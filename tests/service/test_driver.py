@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Clock
 from hubprocess import RealHub
+from service_support import Clock
 
 from jupyterhub_execplanner import launch
 from jupyterhub_execplanner.worker.hubapi import HubAPI, HubAPIError

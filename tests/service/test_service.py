@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import yaml
-from conftest import PROFILES, Clock
+from service_support import PROFILES, Clock
 
 from jupyterhub_execplanner.model.messages import format_time
 
