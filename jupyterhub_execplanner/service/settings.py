@@ -424,11 +424,12 @@ class ExecPlanner(Configurable):
     ).tag(config=True)
 
     spawn_timeout = _duration_trait(
-        300.0,
+        600.0,
         help="""
         How long a session's server may take to be ready after its preparing starts (seconds or ISO
         8601), preload included; a server not ready by then is stopped and the session FAILED.
-        Default: 300 seconds.
+        Keep it at least ``preload_start_timeout``, which bounds the same wait on the hub's side.
+        Default: 600 seconds.
         """,
     )
 

@@ -22,6 +22,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyterhub_execplanner import launch
+from jupyterhub_execplanner.service.openapi import validate
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +122,9 @@ async def test_kernel_imports_a_requirement_the_base_lacks(req_hub: RealHub, whe
     alice = Sessions(req_hub, "alice")
     uuid = alice.accept_new(notebook_request(wheel_site, "requirements.txt"))["meta"]["uuid"]
     session = alice.wait_phase(uuid, {"AVAILABLE", "RUNNING"}, 90)
+    validate(session, "ExecutionSession")
+    (connector,) = session["connectors"]
+    assert connector["status"] == "AVAILABLE" and connector["location"].startswith(req_hub.url)
     messages = [m["message"] for m in session["meta"]["messages"]]
     assert any("installing 1 requirement" in m for m in messages), messages
     name = launch.server_name_for(uuid)
