@@ -2,9 +2,11 @@
 
 Per profile (a message per failing profile, plus summaries, when none is eligible):
 
-* executable: a jupyter-notebook runs on every profile; a docker-container only on a profile whose
-  ``image`` is the requested image (ignoring a ``docker.io/`` or ``docker.io/library/`` prefix and a
-  missing ``:latest``); a singularity-container never.
+* executable: a jupyter-notebook runs on every profile but one whose image a request fills; a
+  docker-container only on a profile whose ``image`` is the requested image (ignoring a
+  ``docker.io/`` or ``docker.io/library/`` prefix and a missing ``:latest``), or whose
+  ``unlisted_image`` option accepts it (KubeSpawner's ``unlisted_choice``: the offer then carries
+  ``{option}--unlisted-choice: image`` in its options); a singularity-container never.
 * cores and memory: the offered amount ``c`` has ``request.min <= c <= request.max`` and
   ``ceil(profile min) <= c <= floor(profile max, or the pool total)``, and is at least 1.
 * accelerators: each requested ``resource`` must name one of the profile's accelerators
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from .model import messages as msg
 from .model.messages import Message
 from .model.request import ExecutionRequest
 from .platform.calendar import Calendar
-from .platform.profiles import Profile
+from .platform.profiles import EMPTY, Profile, profile_label
 from .platform.quantities import format_duration
 
 if TYPE_CHECKING:
@@ -56,6 +58,9 @@ class Fit:
     earliest: datetime  # first start, a whole second
     latest: datetime  # last start, a whole second
     size: tuple[int, int]  # the profile's most cores and memory (smaller wastes less)
+    image: str | None = None  # the image the offer runs
+    # the profile's options, and the unlisted image's
+    options: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
     def need(self, full: bool) -> dict[str, int]:
         i = 1 if full else 0
@@ -145,19 +150,29 @@ def assess(
     policy: PlannerPolicy,
 ) -> Fit | Message:
     """The profile's :class:`Fit` for the request, or the (WARN) message saying why it has none."""
-    name = profile.slug
+    name = profile_label(profile)
 
     def no(kind: str, template: str, path: str, **values: Any) -> Message:
         return msg.warn(kind, template, path=path, profile=name, **values)
 
     exe = request.executable
-    if exe.kind == DOCKER and image_name(profile.image) != image_name(exe.image):
+    image, options = profile.image, profile.options
+    unlisted = profile.unlisted_image
+    if exe.kind == DOCKER and unlisted is not None and runs_image(profile, exe.image):
+        image, options = exe.image, {**options, **unlisted.user_options(exe.image)}
+    elif exe.kind == DOCKER and image_name(profile.image) != image_name(exe.image):
         return no(
             msg.NOT_SUPPORTED,
             "${path}: profile ${profile} runs ${offered}, not ${image}.",
             "executable.image",
-            offered=profile.image or "no fixed image",
+            offered=offered_images(profile),
             image=exe.image,
+        )
+    elif exe.kind != DOCKER and unlisted is not None:
+        return no(
+            msg.NOT_SUPPORTED,
+            "${path}: profile ${profile} runs the image a docker-container request names.",
+            "executable.kind",
         )
     if profile.pool not in calendar.pools:
         return no(
@@ -270,8 +285,25 @@ def assess(
         profile_range(0, profile.memory_max, totals.get("memory", 0.0))[1],
     )
     return Fit(
-        profile, ranges["cores"], ranges["memory"], accelerators, duration, earliest, latest, size
-    )
+        profile, ranges["cores"], ranges["memory"], accelerators, duration, earliest, latest, size,
+        image, options,
+    )  # fmt: skip
+
+
+def runs_image(profile: Profile, image: str | None) -> bool:
+    """Whether a docker-container request for ``image`` can run on ``profile``."""
+    unlisted = profile.unlisted_image
+    if unlisted is not None:  # an image a listed choice sets is offered with that choice
+        name = image_name(image)
+        return unlisted.accepts(image) and all(name != image_name(i) for i in unlisted.listed)
+    return image_name(profile.image) == image_name(image)
+
+
+def offered_images(profile: Profile) -> str:
+    if profile.unlisted_image is not None:
+        pattern = profile.unlisted_image.pattern
+        return f"images matching {pattern}" if pattern else "any image"
+    return profile.image or "no fixed image"
 
 
 def profile_range(lo: float, hi: float | None, pool: float) -> tuple[int, int]:
@@ -317,10 +349,8 @@ def summaries(
     """Why no profile of the hub is eligible, as a whole (the per-profile reasons follow)."""
     out: list[Message] = []
     exe, compute = request.executable, request.compute
-    if exe.kind == DOCKER and not any(
-        image_name(p.image) == image_name(exe.image) for p in profiles
-    ):
-        images = sorted({p.image for p in profiles if p.image})
+    if exe.kind == DOCKER and not any(runs_image(p, exe.image) for p in profiles):
+        images = sorted({offered_images(p) for p in profiles if p.image or p.unlisted_image})
         out.append(
             msg.error(
                 msg.NOT_SUPPORTED,
@@ -455,7 +485,7 @@ def no_room(
                     "Profile ${profile} could start at ${earliest}, but this hub plans only up to "
                     "${horizon}.",
                     path="schedule.requested.start",
-                    profile=fit.profile.slug,
+                    profile=profile_label(fit.profile),
                     earliest=fit.earliest,
                     horizon=horizon,
                 )
@@ -471,7 +501,7 @@ def no_room(
                 "Profile ${profile} has no room for ${need} for ${duration} with a start between "
                 "${earliest} and ${latest}.",
                 path="compute",
-                profile=fit.profile.slug,
+                profile=profile_label(fit.profile),
                 need=", ".join(need),
                 duration=iso(fit.duration),
                 earliest=fit.earliest,

@@ -56,6 +56,8 @@ class LaunchSpec:
     requirements: str | None = None  # URL of a pip requirements file
     data: tuple[DataItem, ...] = ()
     image: str | None = None
+    # KubeSpawner profile_options choices, sent as top-level user_options next to "profile"
+    options: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -67,6 +69,7 @@ class LaunchSpec:
         values = dict(doc)
         values["data"] = tuple(DataItem(**d) for d in values.get("data") or ())
         values["accelerators"] = {str(k): int(v) for k, v in (values.get("accelerators") or {}).items()}
+        values["options"] = {str(k): str(v) for k, v in (values.get("options") or {}).items()}
         return cls(**values)
 
 
@@ -89,8 +92,12 @@ def server_name_for(session_uuid: str) -> str:
 
 
 def to_user_options(spec: LaunchSpec, secret: str) -> dict[str, Any]:
+    """The server's ``user_options``: KubeSpawner's own (``profile`` and the profile's option
+    choices at the top level, ``{"profile": slug, option: choice, ...}``) and the signed launch.
+    KubeSpawner ignores the ``execplanner_*`` keys; other spawners ignore all but ``profile``."""
     payload = spec.to_dict()
     return {
+        **spec.options,
         "profile": spec.profile,
         SESSION_OPTION: spec.session,
         LAUNCH_OPTION: payload,
@@ -127,6 +134,8 @@ def from_user_options(
         )
     if options.get(SESSION_OPTION) != spec.session or options.get("profile") != spec.profile:
         raise LaunchRefused("the execplanner options do not match their signed launch")
+    if any(options.get(name) != choice for name, choice in spec.options.items()):
+        raise LaunchRefused("the profile options do not match their signed launch")
     return spec
 
 

@@ -161,7 +161,8 @@ def _offer(fit: Fit, calendar: Calendar, full: bool, policy: PlannerPolicy) -> O
         releasing=policy.releasing,
         accelerators={k: v for k, v in accelerators.items() if v > 0},
         pool=p.pool,
-        image=p.image,
+        image=fit.image,
+        options=dict(fit.options),
     )
 
 
@@ -187,7 +188,9 @@ def _sort_key(offer: OfferPlan, fit: Fit, request: ExecutionRequest) -> tuple[An
 
 def _signature(offer: OfferPlan) -> tuple[Any, ...]:
     accelerators = tuple(sorted(offer.accelerators.items()))
-    return (offer.profile, offer.start, offer.duration, offer.cores, offer.memory, accelerators)
+    options = tuple(sorted(offer.options.items()))
+    return (offer.profile, options, offer.start, offer.duration, offer.cores, offer.memory,
+            accelerators)  # fmt: skip
 
 
 def _choose(

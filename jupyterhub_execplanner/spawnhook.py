@@ -14,6 +14,15 @@ admin's own hook, which runs first). For each spawn it reads ``spawner.user_opti
 
 Spawner objects live as long as the hub and are reused by later starts of the same server, so what a
 launch changed is undone before the next start.
+
+KubeSpawner: the hub runs this hook *before* ``spawner.start()``, and KubeSpawner applies the profile
+(``load_user_options``: the profile's and the chosen options' ``kubespawner_override``) inside
+``start()``, which would overwrite the launch's resources with the profile's. So on a spawner with
+``load_user_options`` the hook also wraps that method, for this start only, to apply the launch again
+right after the profile. KubeSpawner ignores the ``execplanner_*`` keys of ``user_options``
+(``_validate_user_options`` checks only ``profile`` and the profile's options), so the server ends
+with the profile and its choices (node selector, tolerations, volumes, ...) and the offer's cores,
+memory, accelerators and image.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from .singleuser.plan import PreloadPlan
 PRELOAD_MODULE = "jupyterhub_execplanner.singleuser"
 DEFAULT_COMMAND = ["jupyterhub-singleuser"]
 _SAVED = "_execplanner_saved"
+_REAPPLY = "load_user_options"  # KubeSpawner's method that applies the profile, wrapped once
 # every spawner attribute a launch may change
 _CHANGED = (
     "cmd", "default_url", "http_timeout", "environment",
@@ -91,6 +101,9 @@ def _copy(value: Any) -> Any:
 
 def restore(spawner: Any) -> None:
     """Undo what a previous launch applied to this spawner object, where nothing changed it since."""
+    wrapper = vars(spawner).get(_REAPPLY)
+    if getattr(wrapper, "execplanner_reapply", False):
+        delattr(spawner, _REAPPLY)  # a start that failed before KubeSpawner loaded the profile
     saved = getattr(spawner, _SAVED, None)
     if saved is None:
         return
@@ -150,6 +163,16 @@ def apply_launch(
     if spec is None:
         return None
     originals = {name: _copy(getattr(spawner, name)) for name in _CHANGED if _has(spawner, name)}
+    plan = plan_for(spawner, spec, secret, settings, service_url, service_name)
+    _apply(spawner, spec, plan, settings)
+    _remember(spawner, originals)
+    if callable(getattr(type(spawner), _REAPPLY, None)):
+        _reapply_after_profile(spawner, spec, plan, settings, originals)
+    return spec
+
+
+def _apply(spawner: Any, spec: launch.LaunchSpec, plan: PreloadPlan, settings: ExecPlanner) -> None:
+    """Set the launch's resources, image, preload command and environment on the spawner."""
     if spec.cores > 0:
         for name in ("cpu_limit", "cpu_guarantee"):
             if _has(spawner, name):
@@ -164,15 +187,30 @@ def apply_launch(
         spawner.extra_resource_limits = limits
     if spec.image and _has(spawner, "image"):
         spawner.image = spec.image
-
-    plan = plan_for(spawner, spec, secret, settings, service_url, service_name)
     spawner.environment = {**(spawner.environment or {}), launch.PRELOAD_ENV: plan.to_json()}
     original = list(spawner.cmd or []) or list(DEFAULT_COMMAND)
-    spawner.cmd = [preload_python(spawner, settings), "-m", PRELOAD_MODULE, "--", *original]
+    if original[1:4] != ["-m", PRELOAD_MODULE, "--"]:  # not wrapped yet
+        spawner.cmd = [preload_python(spawner, settings), "-m", PRELOAD_MODULE, "--", *original]
     spawner.default_url = default_url_for(spec)
     spawner.http_timeout = max(int(spawner.http_timeout or 0), settings.preload_start_timeout)
-    _remember(spawner, originals)
-    return spec
+
+
+def _reapply_after_profile(spawner: Any, spec: launch.LaunchSpec, plan: PreloadPlan,
+                           settings: ExecPlanner, originals: dict[str, Any]) -> None:
+    """Make this start's ``load_user_options`` (KubeSpawner's, called in ``start()``) apply the
+    launch again after the profile, once; what the next start restores stays ``originals``."""
+    load = getattr(type(spawner), _REAPPLY)
+
+    async def load_user_options() -> None:
+        delattr(spawner, _REAPPLY)
+        result = load(spawner)
+        if inspect.isawaitable(result):
+            await result
+        _apply(spawner, spec, plan, settings)
+        _remember(spawner, originals)
+
+    load_user_options.execplanner_reapply = True  # type: ignore[attr-defined]
+    setattr(spawner, _REAPPLY, load_user_options)
 
 
 def make_pre_spawn_hook(

@@ -21,7 +21,9 @@ from .request import EMPTY, ExecutionRequest
 class OfferPlan:
     """One offer: ``cores``/``memory`` (GiB) and ``accelerators`` (resource -> count) on ``profile``,
     available from ``start`` for ``duration``, prepared during the ``preparing`` before ``start`` and
-    released during the ``releasing`` after it ends. ``pool`` is the capacity pool it draws from."""
+    released during the ``releasing`` after it ends. ``pool`` is the capacity pool it draws from.
+    ``options`` are the profile's KubeSpawner ``profile_options`` choices (option -> choice key, and
+    ``{option}--unlisted-choice`` -> image), sent with ``profile`` as the server's ``user_options``."""
 
     profile: str
     profile_name: str
@@ -35,6 +37,7 @@ class OfferPlan:
     pool: str = "default"
     image: str | None = None
     notes: tuple[Message, ...] = ()
+    options: Mapping[str, str] = field(default_factory=lambda: EMPTY)
 
     @property
     def prepare_start(self) -> datetime:

@@ -10,7 +10,9 @@ dicts, taken in sorted key order as KubeSpawner does. Each profile has ``display
 ``extra_resource_limits``; a key the override does not set is inherited from
 :class:`ProfileDefaults` (``c.KubeSpawner.*`` < profile override; ``extra_resource_limits`` is
 merged key by key and ``None`` deletes a key, as KubeSpawner does for dict traits).
-``profile_options`` are not planned (an offer runs the profile's base override).
+``profile_options`` are not read here: on a KubeSpawner hub :mod:`.kubeprofiles` reads the list
+with KubeSpawner's own functions, one :class:`Profile` per option alternative, and builds each with
+:func:`profile_from_entry`.
 
 Our own optional block on a profile dict::
 
@@ -90,9 +92,36 @@ class ProfileDefaults:
 
 
 @dataclass(frozen=True)
+class UnlistedImage:
+    """A KubeSpawner profile option whose ``unlisted_choice`` sets the image (``image: "{value}"``):
+    a docker-container request can fill it with any image ``re.match``-ing ``pattern`` (the
+    option's ``validation_regex``; None accepts any image), as KubeSpawner validates it. An image
+    one of the option's ``listed`` choices sets is offered with that choice instead."""
+
+    option: str
+    pattern: str | None = None
+    listed: frozenset[str] = frozenset()  # the images the option's listed choices set
+
+    def accepts(self, image: str | None) -> bool:
+        if not image:
+            return False
+        return self.pattern is None or re.match(self.pattern, image) is not None
+
+    def user_options(self, image: str) -> dict[str, str]:
+        """The KubeSpawner ``user_options`` entry that runs ``image``."""
+        return {f"{self.option}--unlisted-choice": image}
+
+
+@dataclass(frozen=True)
 class Profile:
     """One profile as the planner sees it. Cores and memory (GiB) are what a server on it is
-    guaranteed (``*_min``) and limited to (``*_max``; None = up to what the pool has)."""
+    guaranteed (``*_min``) and limited to (``*_max``; None = up to what the pool has).
+
+    On KubeSpawner (see :mod:`.kubeprofiles`) a profile is one alternative of a ``profile_list``
+    entry: ``options`` are its ``profile_options`` choices (option -> choice key, sent as
+    ``user_options`` with ``profile: slug``), ``node_selector`` and ``tolerations`` are what its
+    pod gets (the capacity side matches nodes with them), and ``unlisted_image`` is set on the
+    alternative whose image a docker-container request fills (``image`` is then None)."""
 
     slug: str
     display_name: str
@@ -108,6 +137,17 @@ class Profile:
     prepare: timedelta = timedelta(seconds=30)
     default: bool = False
     override: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    options: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    node_selector: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    unlisted_image: UnlistedImage | None = None
+
+
+def profile_label(profile: Profile) -> str:
+    """The profile's slug, with its options when it has any: ``python (image=scipy)``."""
+    if not profile.options:
+        return profile.slug
+    return f"{profile.slug} ({', '.join(f'{k}={v}' for k, v in profile.options.items())})"
 
 
 def profiles_from_list(profile_list: Any, *, defaults: ProfileDefaults) -> list[Profile]:
@@ -125,7 +165,9 @@ def profiles_from_list(profile_list: Any, *, defaults: ProfileDefaults) -> list[
         raise ProfileError(
             f"profile_list must be a list of profile dicts, not {type(profile_list).__name__}"
         )
-    profiles = [_profile(where, copy.deepcopy(entry), defaults) for where, entry in entries]
+    profiles = [
+        profile_from_entry(where, copy.deepcopy(entry), defaults) for where, entry in entries
+    ]
     seen: dict[str, str] = {}
     for (where, _), profile in zip(entries, profiles, strict=True):
         if profile.slug in seen:
@@ -172,8 +214,9 @@ def local_host_profile(totals: Mapping[str, float], defaults: ProfileDefaults) -
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:
-    """A JSON-ready description of a profile (for ``GET /``)."""
-    return {
+    """A JSON-ready description of a profile (for ``GET /``). The KubeSpawner keys (``options``,
+    ``unlisted_image``, ``node_selector``, ``tolerations``) are present only when set."""
+    summary = {
         "slug": profile.slug,
         "display_name": profile.display_name,
         "description": profile.description,
@@ -186,12 +229,25 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
             format_duration(profile.max_duration) if profile.max_duration is not None else None
         ),
     }
+    if profile.options:
+        summary["options"] = dict(profile.options)
+    if profile.unlisted_image is not None:
+        summary["unlisted_image"] = {
+            "option": profile.unlisted_image.option,
+            "validation_regex": profile.unlisted_image.pattern,
+        }
+    if profile.node_selector:
+        summary["node_selector"] = dict(profile.node_selector)
+    if profile.tolerations:
+        summary["tolerations"] = [dict(t) for t in profile.tolerations]
+    return summary
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
 
 
-def _profile(where: str, entry: Any, defaults: ProfileDefaults) -> Profile:
+def profile_from_entry(where: str, entry: Any, defaults: ProfileDefaults) -> Profile:
+    """One ``profile_list`` entry (already copied) as a Profile; ``where`` names it in errors."""
     if not isinstance(entry, Mapping):
         raise ProfileError(f"{where} must be a dict with at least 'display_name'")
     display_name = entry.get("display_name")

@@ -2,9 +2,10 @@
 
 JupyterHub gives services no config API, so the service loads the hub's ``jupyterhub_config.py``
 into a traitlets ``Config`` and reads, in order: KubeSpawner's ``profile_list`` when the spawner is
-KubeSpawner; else ``c.ExecPlanner.profiles``; else one profile describing this host. Spawner-level
-resource settings (``c.Spawner.cpu_limit``, ``c.KubeSpawner.mem_guarantee``, ...) are the defaults a
-profile inherits, as KubeSpawner itself does.
+KubeSpawner; else ``c.ExecPlanner.profiles``; else one profile describing this host. KubeSpawner's
+list is read by KubeSpawner's own functions (:mod:`.kubeprofiles`: callables, ``profile_options``,
+``unlisted_choice``, node selectors and tolerations). For ``c.ExecPlanner.profiles``, spawner-level
+resource settings (``c.Spawner.cpu_limit``, ...) are the defaults a profile inherits.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from traitlets.config import Config
 
+from .kubeprofiles import profiles_from_kubespawner
 from .profiles import Profile, ProfileDefaults, ProfileError, local_host_profile, profiles_from_list
 
 _RESOURCE_KEYS = ("cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit", "image")
+KUBESPAWNER_SOURCE = "c.KubeSpawner.profile_list"
 
 
 def spawner_name(config: Config) -> str:
@@ -53,7 +56,7 @@ def configured_profile_list(config: Config, own: Any) -> tuple[Any, str]:
     if is_kubespawner(config):
         block = config.get("KubeSpawner", {}) if "KubeSpawner" in config else {}
         if block.get("profile_list"):
-            return block["profile_list"], "c.KubeSpawner.profile_list"
+            return block["profile_list"], KUBESPAWNER_SOURCE
     if own:
         return own, "c.ExecPlanner.profiles"
     return None, "this host"
@@ -73,7 +76,11 @@ def profiles_for_hub(
     if profile_list is None:
         return [local_host_profile(host_totals, defaults)], source
     try:
-        profiles = profiles_from_list(profile_list, defaults=defaults)
+        if source == KUBESPAWNER_SOURCE:
+            ours = ProfileDefaults(prepare=prepare, max_duration=max_duration)
+            profiles = profiles_from_kubespawner(config, defaults=ours)
+        else:
+            profiles = profiles_from_list(profile_list, defaults=defaults)
     except ProfileError as e:
         raise ProfileError(f"{source}: {e}") from e
     if not profiles:

@@ -30,7 +30,7 @@ from ..model.messages import utcnow
 from ..planner import PlannerPolicy
 from ..platform.calendar import Calendar
 from ..platform.capacity import CapacityProvider, HostCapacity, StaticCapacity
-from ..platform.sources import profiles_for_hub
+from ..platform.sources import is_kubespawner, profiles_for_hub
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
 from ..sessions.store import Store
@@ -87,7 +87,8 @@ class ExecPlannerApp(Application, ExecPlanner):
 
     manager = Instance(SessionManager, allow_none=True)
     driver = Instance(PhaseDriver, allow_none=True)
-    capacity_provider = Instance(CapacityProvider, allow_none=True)
+    provider = Instance(CapacityProvider, allow_none=True)
+    kube: Any = None  # the KubeCapacity when capacity_provider resolves to "kubernetes"
     profile_source = Unicode("")
 
     def initialize(self, argv: Any = None) -> None:
@@ -98,28 +99,45 @@ class ExecPlannerApp(Application, ExecPlanner):
         self.init_platform()
         self.init_tornado()
 
+    def resolve_capacity_provider(self) -> str:
+        """``capacity_provider`` with ``auto`` resolved (see the setting's help)."""
+        if self.capacity_provider != "auto":
+            return self.capacity_provider
+        if is_kubespawner(self.config) and not self.capacity:
+            return "kubernetes"
+        return "static" if self.capacity else "host"
+
     def init_platform(self) -> None:
-        if self.capacity:
-            self.capacity_provider = StaticCapacity(self.capacity)
+        kind = self.resolve_capacity_provider()
+        if kind == "kubernetes":
+            profiles, totals = self._kubernetes_platform()
         else:
-            self.capacity_provider = HostCapacity(
-                reserve_cores=self.reserve_cores, reserve_memory=self.reserve_memory
+            if kind == "static" and not self.capacity:
+                raise ValueError(
+                    "c.ExecPlanner.capacity_provider is 'static' but c.ExecPlanner.capacity is "
+                    "empty: give the totals per pool, or use 'host' or 'kubernetes'."
+                )
+            if kind == "static":
+                self.provider = StaticCapacity(self.capacity)
+            else:
+                self.provider = HostCapacity(
+                    reserve_cores=self.reserve_cores, reserve_memory=self.reserve_memory
+                )
+            totals = self.provider.totals()
+            first_pool = totals.get("default") or next(iter(totals.values()))
+            profiles, self.profile_source = profiles_for_hub(
+                self.config,
+                self.profiles,
+                first_pool,
+                prepare=self.seconds("prepare_time"),
+                max_duration=self.seconds("max_duration"),
             )
-        totals = self.capacity_provider.totals()
-        first_pool = totals.get("default") or next(iter(totals.values()))
-        profiles, self.profile_source = profiles_for_hub(
-            self.config,
-            self.profiles,
-            first_pool,
-            prepare=self.seconds("prepare_time"),
-            max_duration=self.seconds("max_duration"),
-        )
-        missing = sorted({p.pool for p in profiles} - set(totals))
-        if missing:
-            raise ValueError(
-                f"Profiles use the pool(s) {missing}, which c.ExecPlanner.capacity does not give: "
-                f"add them to capacity (it has {sorted(totals)})."
-            )
+            missing = sorted({p.pool for p in profiles} - set(totals))
+            if missing:
+                raise ValueError(
+                    f"Profiles use the pool(s) {missing}, which c.ExecPlanner.capacity does not "
+                    f"give: add them to capacity (it has {sorted(totals)})."
+                )
         now = utcnow()
         calendar = Calendar(
             totals,
@@ -137,6 +155,9 @@ class ExecPlannerApp(Application, ExecPlanner):
         self.manager = SessionManager(
             self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry")
         )
+        if self.kube is not None:  # the cluster's totals reach the calendar as they change
+            self.manager.health, self.manager.node_fit = self.kube.stale_reason, self.kube.node_fit
+            self.kube.on_change = calendar.set_totals
         held = self.manager.load()
         self.log.info(
             "Offering %d profile(s) from %s; %d session(s) hold capacity; database %s",
@@ -145,6 +166,29 @@ class ExecPlannerApp(Application, ExecPlanner):
             held,
             _safe_url(self.db_url),
         )
+
+    def _kubernetes_platform(self) -> tuple[list[Any], dict[str, dict[str, float]]]:
+        """The profiles and a KubeCapacity over their pools (empty until the reflectors list)."""
+        from ..platform.kubecapacity import pools_for_profiles
+        from ..platform.kubewatch import KubeCapacity
+
+        profiles, self.profile_source = profiles_for_hub(
+            self.config,
+            self.profiles,
+            {"cores": 0.0, "memory": 0.0},
+            prepare=self.seconds("prepare_time"),
+            max_duration=self.seconds("max_duration"),
+        )
+        pools = pools_for_profiles(profiles)
+        self.kube = self.provider = KubeCapacity(
+            pools, kube_config=self.kube_config, stale_after=self.kube_stale_after
+        )
+        self.log.info(
+            "Capacity: the Kubernetes cluster%s, pools %s",
+            f" of {self.kube_config}" if self.kube_config else "",
+            ", ".join(f"{p.name} ({dict(p.node_selector) or 'any node'})" for p in pools),
+        )
+        return profiles, self.kube.totals()
 
     def init_tornado(self) -> None:
         prefix = self.service_prefix
@@ -208,7 +252,10 @@ class ExecPlannerApp(Application, ExecPlanner):
         gc.freeze()
         expiry = PeriodicCallback(lambda: self.manager.expire_due(utcnow()), 1000)  # type: ignore[union-attr]
         expiry.start()
-        poller = asyncio.create_task(self.poll_hub()) if self.hub_poll_interval > 0 else None
+        if self.kube is not None:  # pods of every server are in the cluster's requests already
+            await self.kube.start()
+        polling = self.hub_poll_interval > 0 and self.kube is None
+        poller = asyncio.create_task(self.poll_hub()) if polling else None
         self.driver = self.make_driver()
         if self.driver is not None:
             await self.driver.start()
@@ -225,6 +272,8 @@ class ExecPlannerApp(Application, ExecPlanner):
                 poller.cancel()
             if self.driver is not None:
                 await self.driver.stop()
+            if self.kube is not None:
+                await self.kube.stop()
             server.stop()
             self.store.close()
 

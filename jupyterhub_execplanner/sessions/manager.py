@@ -9,25 +9,35 @@ time can never both be given the same capacity.
 Capacity is held by every session in a phase that holds capacity (an unexpired offer, an accepted or
 running session) over ``[preparing.start, releasing.end)``. An offer stops holding it when it is
 rejected, expires, or a sibling is accepted.
+
+Two optional hooks come from the capacity provider (the Kubernetes one sets both): ``health()`` is
+asked before planning and, when it returns a reason, the request is answered NO with a PLATFORM
+message saying it; ``node_fit(pool, need, want)`` gives the free amounts of the one node that best
+holds a session, and each profile is capped to it before planning (:func:`fit_to_nodes`), so no
+offer is larger than what one node has free.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import math
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
+from ..eligibility import EPS, match_accelerator
 from ..model import messages as msg
 from ..model.messages import Message
 from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
 from ..model.parse import ParseResult
 from ..model.phases import CLIENT, HOLDING, SERVICE, Phase, TransitionError, transition
+from ..model.request import ExecutionRequest
 from ..planner import PlannerPolicy, plan
 from ..platform.calendar import Calendar
-from ..platform.profiles import Profile
+from ..platform.profiles import Profile, profile_label
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,10 @@ class Conflict(Exception):
 
 
 Listener = Callable[[SessionRecord, Phase], None]
+# None when the platform's capacity figures can be trusted, else why not (a clause for a message)
+Health = Callable[[], "str | None"]
+# (pool, need, want) -> the free amounts of the node that best holds it; None: no node to say
+NodeFit = Callable[[str, Mapping[str, float], Mapping[str, float]], "Mapping[str, float] | None"]
 
 
 class SessionManager:
@@ -77,6 +91,8 @@ class SessionManager:
         *,
         offer_expiry: timedelta,
         clock: Callable[[], datetime] = msg.utcnow,
+        health: Health | None = None,
+        node_fit: NodeFit | None = None,
     ):
         self.store = store
         self.profiles = list(profiles)
@@ -84,6 +100,7 @@ class SessionManager:
         self.policy = policy
         self.offer_expiry = offer_expiry
         self.clock = clock
+        self.health, self.node_fit = health, node_fit
         # (expires, uuid) of every offer that may still be OFFERED, earliest first
         self._expiry: list[tuple[datetime, str]] = []
         # called as listener(record, previous_phase) after every committed change of phase
@@ -118,9 +135,17 @@ class SessionManager:
         self.calendar.advance(now)
         notes = [m for m in parsed.messages if not m.is_error]
         offers: Sequence[OfferPlan] = ()
-        if parsed.ok and parsed.request is not None:
-            result = plan(parsed.request, self.profiles, self.calendar, now=now, policy=self.policy)
+        unhealthy = self.health() if self.health is not None else None
+        if parsed.ok and parsed.request is not None and unhealthy:
+            notes = [*notes, platform_unavailable(unhealthy)]
+        elif parsed.ok and parsed.request is not None:
+            profiles, short = self.profiles, []
+            if self.node_fit is not None:
+                profiles, short = fit_to_nodes(parsed.request, self.profiles, self.node_fit)
+            result = plan(parsed.request, profiles, self.calendar, now=now, policy=self.policy)
             offers, notes = result.offers, [*notes, *result.messages]
+            if not offers:
+                notes += short
         else:
             notes = list(parsed.messages)
         request = parsed.request
@@ -341,6 +366,66 @@ class SessionManager:
                     listener(record, previous)
                 except Exception:
                     log.exception("Listener failed for session %s", record.uuid)
+
+
+def platform_unavailable(reason: str) -> Message:
+    return msg.error(
+        msg.PLATFORM,
+        "This hub cannot plan sessions now: ${reason}. Try again in a minute.",
+        path="$",
+        reason=reason,
+    )
+
+
+def fit_to_nodes(
+    request: ExecutionRequest, profiles: Sequence[Profile], node_fit: NodeFit
+) -> tuple[list[Profile], list[Message]]:
+    """Each profile capped to the free amounts of the node of its pool that best holds the request
+    on it (at least the request's and the profile's minimum, as much of their maximum as it can),
+    and a message for each profile whose minimum no node has free now."""
+    compute = request.compute
+    capped: list[Profile] = []
+    short: list[Message] = []
+    for p in profiles:
+        need = {"cores": max(compute.cores.min, p.cores_min),
+                "memory": max(compute.memory.min, p.memory_min)}
+        want = {"cores": min(compute.cores.max, math.inf if p.cores_max is None else p.cores_max),
+                "memory": min(compute.memory.max, math.inf if p.memory_max is None else p.memory_max)}
+        for accel in compute.accelerators:
+            key = match_accelerator(accel.resource, p.accelerators)
+            if accel.count.max > 0 and key is not None:
+                need[key] = need.get(key, 0) + accel.count.min
+                want[key] = min(p.accelerators[key], want.get(key, 0) + accel.count.max)
+        free = node_fit(p.pool, need, want)
+        if free is None:
+            capped.append(p)
+            continue
+        capped.append(replace(
+            p,
+            cores_max=min(free.get("cores", 0.0), math.inf if p.cores_max is None else p.cores_max),
+            memory_max=min(free.get("memory", 0.0),
+                           math.inf if p.memory_max is None else p.memory_max),
+            accelerators=MappingProxyType(
+                {k: min(v, math.floor(free.get(k, 0.0) + EPS)) for k, v in p.accelerators.items()}
+            ),
+        ))  # fmt: skip
+        missing = [k for k, v in need.items() if free.get(k, 0.0) + EPS < v]
+        if missing:
+            short.append(msg.warn(
+                msg.NO_CAPACITY,
+                "Profile ${profile}: no node of its pool has ${need} free now (the node with the "
+                "most has ${largest}); a session runs on one node.",
+                path="compute",
+                profile=profile_label(p),
+                need=_amounts({k: need[k] for k in missing}),
+                largest=_amounts({k: free.get(k, 0.0) for k in missing}),
+            ))  # fmt: skip
+    return capped, short
+
+
+def _amounts(amounts: Mapping[str, float]) -> str:
+    unit = {"cores": " cores", "memory": " GiB"}
+    return ", ".join(f"{v:g}{unit.get(k, ' ' + k)}" for k, v in amounts.items())
 
 
 def _visible(who: Identity, owner: str) -> bool:

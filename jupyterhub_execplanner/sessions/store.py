@@ -92,6 +92,7 @@ def offer_to_dict(offer: OfferPlan) -> dict[str, Any]:
         "pool": offer.pool,
         "image": offer.image,
         "notes": [m.to_dict() for m in offer.notes],
+        "options": dict(offer.options),
     }
 
 
@@ -109,6 +110,7 @@ def offer_from_dict(doc: dict[str, Any]) -> OfferPlan:
         pool=doc.get("pool") or "default",
         image=doc.get("image"),
         notes=tuple(Message.from_dict(m) for m in doc.get("notes") or ()),
+        options={str(k): str(v) for k, v in (doc.get("options") or {}).items()},
     )
 
 

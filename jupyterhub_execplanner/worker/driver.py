@@ -62,6 +62,7 @@ class PhaseDriver:
         self._ready_at: dict[str, datetime] = {}  # to the microsecond, unlike the stored messages
         self._watch: set[str] = set()  # ended sessions whose server may still need stopping
         self._wake = asyncio.Event()
+        self._next_due: datetime | None = None  # the earliest preparing start of a waiting session
         self._loop: asyncio.Task[None] | None = None
 
     @property
@@ -108,10 +109,17 @@ class PhaseDriver:
             except Exception:
                 self.log.exception("The phase driver's pass failed; trying again")
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), self._sleep_for())
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    def _sleep_for(self) -> float:
+        """Until the next pass: the interval, or less when a waiting session is due sooner."""
+        if self._next_due is None:
+            return self.interval
+        due = (self._next_due - D.EARLY - self.manager.clock()).total_seconds()
+        return min(self.interval, max(0.0, due))
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -122,6 +130,10 @@ class PhaseDriver:
             if uuid not in records and (record := self.manager.record(uuid)) is not None:
                 records[uuid] = record
         first = {uuid: self._facts(r) for uuid, r in records.items()}
+        now = self.manager.clock()
+        starts = [f.prepare_start for f in first.values()
+                  if f.phase in (Phase.ACCEPTED, Phase.WAITING) and f.prepare_start > now]
+        self._next_due = min(starts, default=None)
         asked = [uuid for uuid, f in first.items() if D.needs_server(f)]
         views = await asyncio.gather(*(self._look(records[u]) for u in asked))
         servers = dict(zip(asked, views, strict=True))

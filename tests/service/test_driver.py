@@ -77,17 +77,17 @@ async def test_a_session_lives_on_the_test_clock(start_service, client, service_
         return doc if doc["phase"] in wanted else None
 
     await until(lambda: phase("WAITING"), 5, "WAITING")
-    clock.advance(3600 - 31)
+    clock.advance(3600 - 32)
     await asyncio.sleep(1)
-    assert (await phase("WAITING")) is not None, "one second before the preparing start"
-    clock.advance(1)
+    assert (await phase("WAITING")) is not None, "two seconds before the preparing start"
+    clock.advance(1)  # within the second before it: due (offer starts are rounded up a second)
     ready = await until(lambda: phase("AVAILABLE"), 60, "AVAILABLE")
     name = launch.server_name_for(uuid)
     assert ready["connectors"][0]["location"].endswith(f"/user/alice/{name}/lab")
     hub, _, _ = service_hub
     assert hub.api("GET", f"users/alice/servers/{name}").json()["ready"]
 
-    clock.advance(1800 + 30)  # past the end
+    clock.advance(1800 + 31)  # past the end
     done = await until(lambda: phase("COMPLETED"), 30, "COMPLETED")
     kinds = [m["kind"] for m in done["meta"]["messages"]]
     assert kinds.index("urn:execplanner:releasing") < kinds.index("urn:execplanner:server-stopped")

@@ -57,7 +57,9 @@ ROWS: list[tuple[str, D.Facts, float, Act]] = [
     ("accepted, start passed", facts(Phase.ACCEPTED), 100, Act.PREPARE),
     ("accepted by a service", facts(Phase.ACCEPTED, user_owner=False), 0, Act.FAIL_SERVICE),
     ("accepted, broker cannot start", facts(Phase.ACCEPTED, can_start=False), 0, Act.FAIL_SETUP),
-    ("waiting, before", facts(Phase.WAITING), 9.9, Act.NOTHING),
+    ("waiting, before", facts(Phase.WAITING), 8.9, Act.NOTHING),
+    ("waiting, within the second before", facts(Phase.WAITING), 9.1, Act.PREPARE),
+    ("accepted, within the second before", facts(Phase.ACCEPTED), 9.5, Act.PREPARE),
     ("waiting, at the preparing start", facts(Phase.WAITING), 10, Act.PREPARE),
     ("waiting, broker lost its secret", facts(Phase.WAITING, can_start=False), 0, Act.FAIL_SETUP),
     # preparing
