@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import pstats
 import re
 import shutil
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -348,16 +348,6 @@ def print_profile(path: Path, top: int, stream: Any) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu or platform.processor(), "python": platform.python_version()}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

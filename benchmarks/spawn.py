@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -87,16 +87,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu or platform.processor(), "python": platform.python_version()}
 
 
 def load() -> list[float]:

@@ -24,7 +24,7 @@ MIB = 1 << 20
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
 KINDS = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
 
-# ---- the example files of /work/shared/examples, as sent over the wire ---------------------------
+# ---- the example files of the shared examples, as sent over the wire ---------------------------
 
 NOTEBOOK_YAML = f"""\
 # Run a notebook with its requirements, 1-2 cores, 1-4 GiB, for an hour, as soon as possible.

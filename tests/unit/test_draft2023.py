@@ -34,7 +34,7 @@ UTC = timezone.utc
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TYPES = "https://www.purl.org/ivoa.net/executable-types"
 
-GPU_2023 = {  # /work/shared/examples/gpu-2023.yaml
+GPU_2023 = {  # the shared examples/gpu-2023.yaml
     "request": {
         "executable": {
             "type": f"{TYPES}/jupyter-notebook",

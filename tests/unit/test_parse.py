@@ -39,7 +39,7 @@ METRIC = kind_uri("metrics", "simple-minmax-float-metric")
 INTERIM = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
 EB2025 = "https://www.purl.org/ivoa.net/EB/schema/types"
 
-# ---- the examples (from /work/shared/examples and the digest's §17), inline ----------------------
+# ---- the examples (from the shared examples and the digest's §17), inline ----------------------
 
 NOTEBOOK = {  # notebook.yaml
     "executable": {

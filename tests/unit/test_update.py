@@ -13,7 +13,7 @@ from jupyterhub_execplanner.model.update import UpdateError, parse_update
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
-        # /work/shared/examples/accept.yaml
+        # the shared examples/accept.yaml
         ({"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}, Phase.ACCEPTED),
         ({"kind": "uri:enum-value-update", "path": "phase", "value": "REJECTED"}, Phase.REJECTED),
         (
