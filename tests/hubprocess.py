@@ -74,6 +74,7 @@ class RealHub:
         extra_config: str = "",
         external_service_url: str | None = None,
         service_token: str | None = None,
+        env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> RealHub:
         """Start a hub. With ``external_service_url`` the broker is registered as an external
@@ -130,7 +131,7 @@ class RealHub:
         config += textwrap.dedent(extra_config)
         config_file = folder / "jupyterhub_config.py"
         config_file.write_text(config)
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         env["PATH"] = f"{NODE_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         hub.log_path = folder / "hub.log"
         log = open(hub.log_path, "ab")  # noqa: SIM115 (closed with the process)

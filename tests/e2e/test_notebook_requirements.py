@@ -5,7 +5,6 @@ forbidden requirement line end FAILED with the reason. Packages come from a loop
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid as uuidlib
@@ -59,15 +58,8 @@ def req_hub(tmp_path_factory: pytest.TempPathFactory, wheel_site: Loopback) -> I
         # the admin's installer settings: packages come from the loopback folder only
         "pip_extra_args": ["--no-index", "--find-links", f"{wheel_site.url}/wheels/"],
     }
-    old = os.environ.get(launch.SECRET_ENV)
-    os.environ[launch.SECRET_ENV] = SECRET
-    try:
-        hub = RealHub.start(tmp_path_factory.mktemp("req-hub"), settings=settings)
-    finally:
-        if old is None:
-            os.environ.pop(launch.SECRET_ENV, None)
-        else:
-            os.environ[launch.SECRET_ENV] = old
+    hub = RealHub.start(tmp_path_factory.mktemp("req-hub"), settings=settings,
+                        env={launch.SECRET_ENV: SECRET})
     try:
         yield hub
     finally:

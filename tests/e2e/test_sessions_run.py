@@ -124,16 +124,8 @@ def kinds(session: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealHub]:
-    old = os.environ.get(launch.SECRET_ENV)
-    os.environ[launch.SECRET_ENV] = SECRET  # setup_execplanner shares this one with the service
-    try:
-        hub = RealHub.start(tmp_path_factory.mktemp("run-hub"), settings=SETTINGS,
-                            extra_config=RUN_CONFIG)
-    finally:
-        if old is None:
-            os.environ.pop(launch.SECRET_ENV, None)
-        else:
-            os.environ[launch.SECRET_ENV] = old
+    hub = RealHub.start(tmp_path_factory.mktemp("run-hub"), settings=SETTINGS, extra_config=RUN_CONFIG,
+                        env={launch.SECRET_ENV: SECRET})
     try:
         yield hub
     finally:
@@ -346,16 +338,8 @@ def service_pid(hub: RealHub) -> int | None:
 
 
 def test_killed_service_comes_back_and_the_session_still_becomes_available(tmp_path: Path) -> None:
-    old = os.environ.get(launch.SECRET_ENV)
-    os.environ[launch.SECRET_ENV] = SECRET
-    try:
-        hub = RealHub.start(tmp_path / "hub", settings=SETTINGS,
-                            extra_config=FAST_SERVICE_RESTART + SLOW_SERVER)
-    finally:
-        if old is None:
-            os.environ.pop(launch.SECRET_ENV, None)
-        else:
-            os.environ[launch.SECRET_ENV] = old
+    hub = RealHub.start(tmp_path / "hub", settings=SETTINGS, extra_config=FAST_SERVICE_RESTART + SLOW_SERVER,
+                        env={launch.SECRET_ENV: SECRET})
     try:
         dave = Sessions(hub, "dave")
         uuid = dave.accept_new(plain())["meta"]["uuid"]

@@ -5,7 +5,6 @@ single-user server with the notebook, its kernel and its data, opened as the def
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -41,18 +40,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
 
 @pytest.fixture(scope="module")
 def hook_hub(tmp_path_factory: pytest.TempPathFactory, site: Loopback) -> Iterator[RealHub]:
-    saved = os.environ.get(launch.SECRET_ENV)
-    os.environ[launch.SECRET_ENV] = SECRET  # the hub (and its service) sign with this one
-    try:
-        hub = RealHub.start(
-            tmp_path_factory.mktemp("hook-hub"),
-            settings={"pip_extra_args": ["--no-index", "--find-links", f"{site.url}/wheels/"]},
-        )
-    finally:
-        if saved is None:
-            os.environ.pop(launch.SECRET_ENV, None)
-        else:
-            os.environ[launch.SECRET_ENV] = saved
+    hub = RealHub.start(
+        tmp_path_factory.mktemp("hook-hub"),
+        settings={"pip_extra_args": ["--no-index", "--find-links", f"{site.url}/wheels/"]},
+        env={launch.SECRET_ENV: SECRET},  # the hub (and its service) sign with this one
+    )
     try:
         yield hub
     finally:
