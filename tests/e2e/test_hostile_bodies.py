@@ -38,7 +38,8 @@ HOSTILE = {
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_body_gets_4xx_or_no(alice: Broker, name: str) -> None:
     content_type, body = HOSTILE[name]
-    for path in ("requests", "direct", "request"):
+    offer = alice.post("requests", json=notebook()).json()["offers"][0]["meta"]["uuid"]
+    for path in ("requests", "direct", "request", f"sessions/{offer}", f"offers/{offer}"):
         response = alice.post(path, content=body,
                               headers={"Content-Type": content_type, "Accept": "application/json"})
         assert response.status_code < 500, (path, response.status_code, response.text[:300])
@@ -47,11 +48,14 @@ def test_hostile_body_gets_4xx_or_no(alice: Broker, name: str) -> None:
             assert answer.get("result", answer.get("response", {}).get("result")) == "NO"
         elif response.status_code not in (400, 413, 415):
             pytest.fail(f"{path}: unexpected {response.status_code}")
+        elif path.startswith(("sessions/", "offers/")):
+            assert response.json()["message"], "every 4xx says what is wrong"
         elif path == "direct" and "phase" in response.json():
             failed = response.json()  # direct's own answer for a request with no offer
             assert failed["phase"] == "FAILED" and failed["meta"]["messages"]
         else:
             assert response.json()["message"], "every 4xx says what is wrong"
+    assert alice.get(f"sessions/{offer}").json()["phase"] == "OFFERED", "no state was lost or changed"
     assert alice.post("requests", json=notebook()).json()["result"] == "YES"
 
 
