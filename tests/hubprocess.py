@@ -132,6 +132,7 @@ class RealHub:
         config_file = folder / "jupyterhub_config.py"
         config_file.write_text(config)
         env = {**os.environ, **(env or {})}
+        env["PYTHONUNBUFFERED"] = "1"  # the log file is complete whenever a test reads it
         env["PATH"] = f"{NODE_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         hub.log_path = folder / "hub.log"
         log = open(hub.log_path, "ab")  # noqa: SIM115 (closed with the process)
