@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 from typing import Any
@@ -151,7 +152,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             max_duration=self.seconds("max_duration"),
             releasing=self.seconds("releasing_time"),
         )
-        self.store = Store(self.db_url)
+        self.store = Store(self.db_url, background_checkpoints=True)  # serve() checkpoints
         self.manager = SessionManager(
             self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry")
         )
@@ -215,10 +216,18 @@ class ExecPlannerApp(Application, ExecPlanner):
 
     def _log_request(self, handler: web.RequestHandler) -> None:
         status = handler.get_status()
-        level = self.log.info if status < 400 else self.log.warning
-        if status < 400 and handler.request.method == "GET":
-            level = self.log.debug
-        level(
+        if status >= 400:
+            level = logging.WARNING
+        elif handler.request.method == "GET":
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        # the logger passes everything to its handlers, which filter at log_level: compare here, so
+        # the hot path does not build a record that nothing prints
+        if level < int(self.log_level):
+            return
+        self.log.log(
+            level,
             "%d %s %s %.1fms",
             status,
             handler.request.method,
@@ -252,6 +261,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         gc.freeze()
         expiry = PeriodicCallback(lambda: self.manager.expire_due(utcnow()), 1000)  # type: ignore[union-attr]
         expiry.start()
+        checkpoints = asyncio.create_task(self._checkpoint_loop())
         if self.kube is not None:  # pods of every server are in the cluster's requests already
             await self.kube.start()
         polling = self.hub_poll_interval > 0 and self.kube is None
@@ -268,6 +278,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             await stop.wait()
         finally:
             expiry.stop()
+            checkpoints.cancel()
             if poller is not None:
                 poller.cancel()
             if self.driver is not None:
@@ -299,6 +310,15 @@ class ExecPlannerApp(Application, ExecPlanner):
             spawn_timeout=float(self.spawn_timeout),
             logger=self.log,  # type: ignore[arg-type]
         )
+
+    async def _checkpoint_loop(self, interval: float = 2.0) -> None:
+        """Fold SQLite's write-ahead log into the database off the request path (see Store)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.store.checkpoint)
+            except Exception as e:  # a busy database is retried at the next interval
+                self.log.debug("Checkpoint skipped: %s", e)
 
     async def poll_hub(self) -> None:
         """Keep the calendar's view of servers this service did not start up to date."""

@@ -127,14 +127,29 @@ def _dumps(value: Any) -> str:
 class Store:
     """Rows in, records out. One instance per service process."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoints: bool = False):
+        """``background_checkpoints``: SQLite does not fold its write-ahead log into the database
+        inside a commit (which stalls that request); the owner calls :meth:`checkpoint` off the
+        request path instead. Without it, SQLite checkpoints by itself as usual."""
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps, "future": True}
-        if url.startswith("sqlite"):
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
             kwargs["connect_args"] = {"check_same_thread": False}
         self.engine: Engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if self.sqlite:
+            auto = 0 if background_checkpoints else 1000  # 1000 pages is SQLite's default
+
+            def pragmas(dbapi_connection: Any, _record: Any) -> None:
+                _sqlite_pragmas(dbapi_connection, auto)
+
+            event.listen(self.engine, "connect", pragmas)
         metadata.create_all(self.engine)
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database without waiting for readers or writers."""
+        if self.sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -285,10 +300,11 @@ class Store:
         )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, auto_checkpoint: int) -> None:
     """WAL lets readers run during a write; NORMAL sync is durable across a crash of the process."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={int(auto_checkpoint)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
