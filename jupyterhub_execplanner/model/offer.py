@@ -18,6 +18,38 @@ from .request import EMPTY, ExecutionRequest
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A cost or a metric quoted on an offer (``SimpleMinMaxFloatCost`` / ``SimpleMinMaxFloatMetric``):
+    ``type`` is the URN of what is measured (``urn:ivoa:calycopis:cost:monetary``), ``min``..``max`` the
+    quoted range in ``unit`` (``EUR``, ``kWh``, ``gCO2``, ``bytes``, ``s``, ``bool``)."""
+
+    type: str
+    min: float
+    max: float
+    unit: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DataPlacement:
+    """How one data resource of the request reaches the session's server.
+
+    ``mode`` is ``local`` (the platform holds it at ``source``, mounted read-only at ``mount``),
+    ``stage`` (downloaded from ``location`` during PREPARING into ``mount`` or the session folder) or
+    ``skip`` (nothing to fetch, e.g. a location the preload does not download). ``size`` is the bytes to
+    move (0 when local, None when unknown) and ``seconds`` the estimated transfer time."""
+
+    name: str
+    mode: str
+    location: str | None = None
+    source: str | None = None
+    mount: str | None = None
+    size: int | None = None
+    seconds: float = 0.0
+    collection: str | None = None  # the admin's collection that matched, if any
+
+
+@dataclass(frozen=True)
 class OfferPlan:
     """One offer: ``cores``/``memory`` (GiB) and ``accelerators`` (resource -> count) on ``profile``,
     available from ``start`` for ``duration``, prepared during the ``preparing`` before ``start`` and
@@ -38,6 +70,9 @@ class OfferPlan:
     image: str | None = None
     notes: tuple[Message, ...] = ()
     options: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    costs: tuple[Figure, ...] = ()
+    metrics: tuple[Figure, ...] = ()
+    data: tuple[DataPlacement, ...] = ()
 
     @property
     def prepare_start(self) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from ..model.messages import Message, format_time, parse_time
-from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
+from ..model.offer import DataPlacement, Figure, OfferPlan, OfferSetRecord, SessionRecord
 from ..model.phases import Phase
 from ..model.render import request_from_doc, request_to_doc
 
@@ -93,6 +94,9 @@ def offer_to_dict(offer: OfferPlan) -> dict[str, Any]:
         "image": offer.image,
         "notes": [m.to_dict() for m in offer.notes],
         "options": dict(offer.options),
+        "costs": [asdict(f) for f in offer.costs],
+        "metrics": [asdict(f) for f in offer.metrics],
+        "data": [asdict(d) for d in offer.data],
     }
 
 
@@ -111,6 +115,9 @@ def offer_from_dict(doc: dict[str, Any]) -> OfferPlan:
         image=doc.get("image"),
         notes=tuple(Message.from_dict(m) for m in doc.get("notes") or ()),
         options={str(k): str(v) for k, v in (doc.get("options") or {}).items()},
+        costs=tuple(Figure(**f) for f in doc.get("costs") or ()),
+        metrics=tuple(Figure(**f) for f in doc.get("metrics") or ()),
+        data=tuple(DataPlacement(**d) for d in doc.get("data") or ()),
     )
 
 
