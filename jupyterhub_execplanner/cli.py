@@ -283,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--hub", action="append", required=True, metavar="URL", help="a hub URL; repeat for more"
     )
     ask.add_argument("--format", choices=("table", "json", "yaml"), default="table")
-    ask.add_argument("--sort", choices=SORT_KEYS, default="start", help="order of the offers")
+    ask.add_argument("--sort", choices=SORT_KEYS, default="start",
+                     help="order of the offers: earliest start, most cores or memory, cheapest "
+                          "(cost), or least data to move (proximity)")
     _add_common(ask, many_hubs=True)
     ask.set_defaults(func=_ask)
 

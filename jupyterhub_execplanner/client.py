@@ -22,7 +22,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from types import TracebackType
@@ -187,12 +187,16 @@ class BrokerClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         name: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """``headers`` are sent with every call (federation: the Via header, or the caller's own
+        ``Authorization`` when a peer is declared with ``forward_token``)."""
         self.url = broker_url(url)
         self.name = name or _default_name(self.url)
         headers = {
             "Accept": "application/json",
             "User-Agent": f"jupyterhub-execplanner/{__version__}",
+            **dict(headers or {}),
         }
         if token:
             headers["Authorization"] = f"token {token}"

@@ -19,7 +19,7 @@ from .client import HubAnswer
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 TERMINAL_PHASES = frozenset({"REJECTED", "EXPIRED", "COMPLETED", "FAILED", "CANCELLED"})
 READY_PHASES = frozenset({"AVAILABLE", "RUNNING"})
-SORT_KEYS = ("start", "cores", "memory")
+SORT_KEYS = ("start", "cores", "memory", "cost", "proximity")
 OFFER_COLUMNS = (
     "HUB",
     "OFFER",
@@ -30,7 +30,13 @@ OFFER_COLUMNS = (
     "START",
     "DURATION",
     "EXPIRES IN",
+    "COST",
+    "DATA",
 )
+MONETARY = "urn:ivoa:calycopis:cost:monetary"
+DATA_BYTES = "urn:execplanner:metric:data-bytes"
+DATA_TIME = "urn:execplanner:metric:data-transfer-time"
+DATA_LOCAL = "urn:execplanner:metric:data-local"
 SESSION_COLUMNS = ("SESSION", "PHASE", "PROFILE", "CORES", "MEM GiB", "START", "NAME")
 NONE = "-"
 
@@ -224,13 +230,48 @@ def _top(value: Any) -> int:
     return -1
 
 
+def figure(offer: dict[str, Any], group: str, urn: str) -> dict[str, Any] | None:
+    """The offer's ``costs``/``metrics`` item of type ``urn`` with a numeric ``max``, if any."""
+    for item in offer.get(group) or []:
+        if isinstance(item, dict) and item.get("type") == urn and isinstance(item.get("max"), int | float):
+            return item
+    return None
+
+
+def format_cost(offer: dict[str, Any]) -> str:
+    money = figure(offer, "costs", MONETARY)
+    if money is None:
+        return NONE
+    return f"{money['max']:.4g} {money.get('unit') or ''}".strip()
+
+
+def _bytes(size: float) -> str:
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{int(size)} B"
+
+
+def format_data(offer: dict[str, Any]) -> str:
+    """``local``, ``250 kB ~5s`` (to download), ``50% local, 250 kB ~5s``; ``-`` without data."""
+    local, size, seconds = (figure(offer, "metrics", u) for u in (DATA_LOCAL, DATA_BYTES, DATA_TIME))
+    if local is None:
+        return NONE
+    if local["max"] >= 1:
+        return "local"
+    moved = f"{_bytes(size['max'])} ~{seconds['max']:g}s" if size and seconds else "size unknown"
+    return moved if local["max"] <= 0 else f"{local['max']:.0%} local, {moved}"
+
+
 def offer_rows(
     answers: Sequence[HubAnswer], *, sort: str = "start", now: datetime | None = None
 ) -> list[list[str]]:
     """One row per offer (columns :data:`OFFER_COLUMNS`), sorted by ``sort``.
 
-    ``start``: earliest first; ``cores``/``memory``: largest first, then earliest. Ties keep the
-    order of the hubs and of their offers.
+    ``start``: earliest first; ``cores``/``memory``: largest first, then earliest; ``cost``: the
+    cheapest (monetary ``max``) first, offers without a price last; ``proximity``: the shortest
+    estimated data transfer first, then the most data local, then earliest (offers without data
+    figures last). Ties keep the order of the hubs and of their offers.
     """
     if sort not in SORT_KEYS:
         raise ValueError(f"sort must be one of {SORT_KEYS}, not {sort!r}")
@@ -255,12 +296,21 @@ def offer_rows(
                 format_instant(start),
                 format_duration(session_duration(offer)),
                 format_expires_in(offer.get("expires"), now),
+                format_cost(offer),
+                format_data(offer),
             ]
             at = start or far
             if sort == "cores":
                 key: tuple[Any, ...] = (-_top(compute.get("cores")), at)
             elif sort == "memory":
                 key = (-_top(compute.get("memory")), at)
+            elif sort == "cost":
+                money = figure(offer, "costs", MONETARY)
+                key = (money is None, money["max"] if money else 0.0, at)
+            elif sort == "proximity":
+                moved, local = figure(offer, "metrics", DATA_TIME), figure(offer, "metrics", DATA_LOCAL)
+                key = (moved is None, moved["max"] if moved else 0.0,
+                       -(local["max"] if local else 0.0), at)
             else:
                 key = (at,)
             keyed.append((key, row))

@@ -76,6 +76,38 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise SetupError(f"setup_execplanner(c, ...): {e}") from e
 
 
+# JupyterHub's default for the server's own token (the "server" role) when the admin sets none
+DEFAULT_SERVER_TOKEN_SCOPES = ("users:activity!user", "access:servers!server")
+
+
+def server_token_scopes(configured: Any, name: str) -> Any:
+    """The single-user server's token scopes (``c.Spawner.server_token_scopes``) with what the lab
+    panel's server extension needs to call the broker: access to the service, and the custom
+    request and sessions scopes. These are not filtered to the user: the broker checks them without
+    filters (``HubAuth.check_scopes``) and only ever lets a user see and change their own sessions.
+    A callable the admin set is wrapped; the hub grants only the subset the user holds."""
+    extra = [f"access:services!service={name}", *scopes.USER_SCOPES]
+
+    def add(current: Any) -> list[str]:
+        base = list(current) if current else list(DEFAULT_SERVER_TOKEN_SCOPES)
+        return [*base, *(s for s in extra if s not in base)]
+
+    if callable(configured):
+        previous = configured
+        if getattr(previous, "_execplanner_wrapped", False):
+            return previous
+
+        async def scopes_for(spawner: Any) -> list[str]:
+            value = previous(spawner)
+            if hasattr(value, "__await__"):
+                value = await value
+            return add(value)
+
+        scopes_for._execplanner_wrapped = True  # type: ignore[attr-defined]
+        return scopes_for
+    return add(configured)
+
+
 def setup_execplanner(
     c: Config,
     *,
@@ -115,6 +147,11 @@ def setup_execplanner(
     environment = dict(previous.get("environment") or {})
     secret = environment.get(launch.SECRET_ENV) or launch.secret_from_env() or launch.new_secret()
     environment[launch.SECRET_ENV] = secret
+    # federation: a peer's token_env names a variable of the hub's environment; the service needs it
+    for peer in _configured(c.ExecPlanner, "peers", []) or []:
+        variable = peer.get("token_env") if isinstance(peer, dict) else None
+        if isinstance(variable, str) and variable in os.environ:
+            environment.setdefault(variable, os.environ[variable])
     service = {
         "name": name,
         "url": url,
@@ -164,6 +201,14 @@ def setup_execplanner(
         # JupyterHub 5 has no extra_user_scopes: the user role is its default ("self") plus ours
         roles.append({"name": "user", "scopes": ["self", *user_scopes]})
     c.JupyterHub.load_roles = roles
+
+    # the lab panel's server extension calls this broker with the server's own token
+    c.Spawner.server_token_scopes = server_token_scopes(
+        _configured(c.Spawner, "server_token_scopes", None), name
+    )
+    spawner_environment = dict(_configured(c.Spawner, "environment", {}) or {})
+    spawner_environment.setdefault("EXECPLANNER_SERVICE_NAME", name)
+    c.Spawner.environment = spawner_environment
 
     # sessions run as named servers, started with a signed launch that the pre-spawn hook applies
     c.JupyterHub.allow_named_servers = True

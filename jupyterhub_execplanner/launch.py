@@ -36,8 +36,20 @@ class LaunchRefused(ValueError):
 
 @dataclass(frozen=True)
 class DataItem:
+    """A data resource for the preload. ``mode`` ``stage``: download ``location`` (into ``mount``,
+    relative to the session's folder, when given; else into the folder under ``name``); ``local``:
+    link ``mount`` to ``source``, the collection's path on the server (read-only), ``collection``
+    the admin's collection (whose Kubernetes volume the hook mounts). ``size`` (bytes, None when
+    unknown) and ``seconds`` (estimated transfer time) come from the offer."""
+
     name: str
-    location: str
+    location: str | None = None
+    mode: str = "stage"
+    mount: str | None = None
+    source: str | None = None
+    size: int | None = None
+    seconds: float = 0.0
+    collection: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,15 @@ accepted), so two offers of one request must not together oversubscribe a slot: 
 chosen against a tentative overlay on the calendar that holds the offers chosen before it (a
 candidate that no longer fits is planned again). The overlay is undone before :func:`plan`
 returns, even on error, so the calendar is left bit for bit as it was.
+
+Data and costs (:mod:`.platform.datasets`, :mod:`.costs`): the request's data resources are placed
+first (local, or staged; a resource the hub cannot get is a NO), and every profile's preparation
+time grows by the estimated transfer time, so a hub far from the data offers a later start. Each
+offer then gets its cost figures (from ``policy.prices``), the data-proximity metrics, its data
+placements and a note per data resource. An offer that breaks a limit of the request's ``costs`` or
+``metrics`` is planned again at the request's minimum size; if it still breaks one, it is not made,
+and when no candidate is left the NO says, per limit, the closest figure any candidate reached.
+The sizes of remote data are measured before planning (``probes``: URL -> HEAD answer).
 """
 
 from __future__ import annotations
@@ -22,11 +31,12 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .costs import NO_PRICES, Breach, PriceBook, breach_messages, breaches, check_limit_items, quote
 from .eligibility import (
     EPS,
     Fit,
@@ -42,6 +52,7 @@ from .model.messages import Message
 from .model.offer import OfferPlan
 from .model.request import ExecutionRequest
 from .platform.calendar import Calendar
+from .platform.datasets import EMPTY, DataConfig, DataPlan, Probe, place
 from .platform.profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -57,6 +68,8 @@ class PlannerPolicy:
     max_duration: timedelta = timedelta(hours=24)  # hub-wide cap
     releasing: timedelta = timedelta(seconds=10)
     min_duration: timedelta = timedelta(minutes=1)
+    prices: PriceBook = NO_PRICES
+    data: DataConfig = field(default_factory=DataConfig)
 
 
 @dataclass(frozen=True)
@@ -78,11 +91,12 @@ def plan(
     *,
     now: datetime,
     policy: PlannerPolicy | None = None,
+    probes: Mapping[str, Probe] = EMPTY,
 ) -> PlanResult:
     """Offers for ``request`` (see the module docstring). Never raises: an unexpected failure is a
     NO with a platform message, and the calendar is left as it was."""
     try:
-        return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy())
+        return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy(), probes)
     except Exception as e:  # the service must answer, whatever the request
         log.exception("Planning failed")
         return _no(
@@ -101,18 +115,26 @@ def _plan(
     calendar: Calendar,
     now: datetime,
     policy: PlannerPolicy,
+    probes: Mapping[str, Probe],
 ) -> PlanResult:
     if not profiles:
         return _no(msg.error(msg.PLATFORM, "This hub has no profiles to offer.", path="$"))
-    problems = check_request(request, policy)
-    if problems:
+    problems = check_request(request, policy) + check_limit_items(request)
+    data = place(request, policy.data, probes)
+    if isinstance(data, list):
+        problems += data
+    if problems or isinstance(data, list):
         return _no(*problems)
+    if data.seconds > 0:  # the download is part of the preparation: every start is later
+        profiles = [replace(p, prepare=p.prepare + data.prepare_extra) for p in profiles]
     verdicts = [assess(request, p, calendar, now, policy) for p in profiles]
     fits = [v for v in verdicts if isinstance(v, Fit)]
     if not fits:
         reasons = [v for v in verdicts if isinstance(v, Message)]
         return _no(*summaries(request, profiles, calendar, policy), *reasons)
-    offers = _choose(fits, request, calendar, policy)
+    offers, broken = _choose(fits, request, calendar, policy, data)
+    if not offers and broken:
+        return _no(*breach_messages(broken))
     if not offers:
         return _no(*no_room(request, fits, calendar, policy))
     return PlanResult(tuple(offers))
@@ -193,15 +215,52 @@ def _signature(offer: OfferPlan) -> tuple[Any, ...]:
             accelerators)  # fmt: skip
 
 
+def _finish(offer: OfferPlan, policy: PlannerPolicy, data: DataPlan) -> OfferPlan:
+    """The offer with its costs, data-proximity metrics, data placements and notes."""
+    price = policy.prices.for_profile(offer.profile)
+    gpus = sum(dict(offer.accelerators).values())
+    costs = quote(price, cores=offer.cores, memory=offer.memory, gpus=gpus, duration=offer.duration)
+    return replace(offer, costs=costs, metrics=data.metrics, data=data.placements,
+                   notes=(*offer.notes, *data.notes))
+
+
+def _within_limits(
+    offer: OfferPlan, fit: Fit, request: ExecutionRequest, policy: PlannerPolicy, data: DataPlan,
+    broken: list[list[Breach]],
+) -> OfferPlan | None:
+    """The finished offer if it meets the request's limits, else the same offer at the request's
+    minimum size if that meets them, else None (its breaches go into ``broken``)."""
+    finished = _finish(offer, policy, data)
+    found = breaches(request, [*finished.costs, *finished.metrics])
+    if not found:
+        return finished
+    low = fit.need(False)
+    small = replace(offer, cores=low["cores"], memory=low["memory"],
+                    accelerators={k: low[k] for k in offer.accelerators if low.get(k, 0) > 0})
+    if small.amounts() != offer.amounts():
+        finished = _finish(small, policy, data)
+        smaller = breaches(request, [*finished.costs, *finished.metrics])
+        if not smaller:
+            return finished
+        found = smaller
+    broken.append(found)
+    return None
+
+
 def _choose(
-    fits: list[Fit], request: ExecutionRequest, calendar: Calendar, policy: PlannerPolicy
-) -> list[OfferPlan]:
+    fits: list[Fit], request: ExecutionRequest, calendar: Calendar, policy: PlannerPolicy,
+    data: DataPlan,
+) -> tuple[list[OfferPlan], list[list[Breach]]]:
     """Candidates (a) and (b) of every profile, best first; each one chosen is held tentatively so
-    that the next is planned around it (one that no longer fits is planned again)."""
+    that the next is planned around it (one that no longer fits is planned again). Also the limits
+    each candidate that was dropped broke."""
     heap: list[tuple[tuple[Any, ...], int, OfferPlan, Fit, bool]] = []
     order = itertools.count()
+    broken: list[list[Breach]] = []
 
     def push(offer: OfferPlan | None, fit: Fit, full: bool) -> None:
+        if offer is not None:
+            offer = _within_limits(offer, fit, request, policy, data, broken)
         if offer is not None:
             key = _sort_key(offer, fit, request)
             heapq.heappush(heap, (key, next(order), offer, fit, full))
@@ -224,4 +283,4 @@ def _choose(
             chosen.append(offer)
             seen.add(_signature(offer))
             overlay.reserve(offer.pool, offer.prepare_start, offer.release_end, offer.amounts())
-    return chosen
+    return chosen, broken

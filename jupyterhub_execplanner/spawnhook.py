@@ -46,7 +46,9 @@ _REAPPLY = "load_user_options"  # KubeSpawner's method that applies the profile,
 _CHANGED = (
     "cmd", "default_url", "http_timeout", "environment",
     "cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "extra_resource_limits", "image",
+    "volumes", "volume_mounts",
 )
+DATA_VOLUME_PREFIX = "execplanner-data-"
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +189,42 @@ def _apply(spawner: Any, spec: launch.LaunchSpec, plan: PreloadPlan, settings: E
         spawner.extra_resource_limits = limits
     if spec.image and _has(spawner, "image"):
         spawner.image = spec.image
+    _mount_collections(spawner, spec, settings)
     spawner.environment = {**(spawner.environment or {}), launch.PRELOAD_ENV: plan.to_json()}
     original = list(spawner.cmd or []) or list(DEFAULT_COMMAND)
     if original[1:4] != ["-m", PRELOAD_MODULE, "--"]:  # not wrapped yet
         spawner.cmd = [preload_python(spawner, settings), "-m", PRELOAD_MODULE, "--", *original]
     spawner.default_url = default_url_for(spec)
     spawner.http_timeout = max(int(spawner.http_timeout or 0), settings.preload_start_timeout)
+
+
+def _mount_collections(spawner: Any, spec: launch.LaunchSpec, settings: ExecPlanner) -> None:
+    """KubeSpawner (a spawner with ``volumes`` and ``volume_mounts``): each local data collection of
+    the launch that has a ``volume`` is mounted read-only at its ``path``, where the preload links
+    it from the session's folder. A collection no longer configured is left out (and logged)."""
+    wanted = {d.collection for d in spec.data if d.mode == "local" and d.collection}
+    if not wanted or not (_has(spawner, "volumes") and _has(spawner, "volume_mounts")):
+        return
+    collections = settings.data_collections or {}
+    volumes, mounts = _copy(spawner.volumes or []), _copy(spawner.volume_mounts or [])
+    for name in sorted(wanted):
+        entry = collections.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("volume"), dict):
+            if not isinstance(entry, dict):
+                log.warning("Session %s: data collection %r is not configured", spec.session, name)
+            continue
+        volume_name = DATA_VOLUME_PREFIX + "".join(c if c.isalnum() else "-" for c in name.lower())[:40]
+        volume = {**entry["volume"], "name": volume_name}
+        mount = {"name": volume_name, "mountPath": entry["path"], "readOnly": True}
+        if isinstance(volumes, dict):
+            volumes[volume_name] = volume
+        elif all(v.get("name") != volume_name for v in volumes if isinstance(v, dict)):
+            volumes.append(volume)
+        if isinstance(mounts, dict):
+            mounts[volume_name] = mount
+        elif all(m.get("name") != volume_name for m in mounts if isinstance(m, dict)):
+            mounts.append(mount)
+    spawner.volumes, spawner.volume_mounts = volumes, mounts
 
 
 def _reapply_after_profile(spawner: Any, spec: launch.LaunchSpec, plan: PreloadPlan,

@@ -19,7 +19,7 @@ from . import kinds as K
 from . import messages as M
 from .fields import plain
 from .messages import Message, format_time
-from .offer import OfferPlan, OfferSetRecord, SessionRecord
+from .offer import Figure, OfferPlan, OfferSetRecord, SessionRecord
 from .parse import parse_request
 from .phases import Phase, client_options
 from .request import (
@@ -109,6 +109,14 @@ def _limit(group: str, item: LimitItem) -> dict[str, Any]:
             "max": item.max,
         }
     )
+
+
+def _figure(group: str, f: Figure) -> dict[str, Any]:
+    """A quoted cost or metric: ``SimpleMinMaxFloatCost``/``...Metric``, with ``unit`` (our
+    additive extension: the standard leaves units to the ``type`` URN)."""
+    kind = K.SIMPLE_COST if group == "costs" else K.SIMPLE_METRIC
+    return _drop_none({"kind": K.kind_uri(group, kind), "type": f.type, "description": f.description,
+                       "min": f.min, "max": f.max, "unit": f.unit})
 
 
 def _storage_fields(s: StorageSpec) -> dict[str, Any]:
@@ -342,6 +350,8 @@ def render_session(s: SessionRecord, base_url: str) -> dict[str, Any]:
         "data": data,
         "connectors": [_connector(plain(c), base_url) for c in s.connectors],
         "profile": {"slug": offer.profile, "display_name": offer.profile_name},
+        "costs": [_figure("costs", f) for f in offer.costs],
+        "metrics": [_figure("metrics", f) for f in offer.metrics],
     }
 
 

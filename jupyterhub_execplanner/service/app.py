@@ -27,19 +27,25 @@ from traitlets.config import Application
 
 from .. import launch
 from .._version import __version__
+from ..costs import parse_prices
+from ..federation.peerconfig import check_peers
+from ..federation.peers import Federation
 from ..model.messages import utcnow
 from ..planner import PlannerPolicy
 from ..platform.calendar import Calendar
 from ..platform.capacity import CapacityProvider, HostCapacity, StaticCapacity
+from ..platform.datasets import data_config
 from ..platform.sources import is_kubespawner, profiles_for_hub
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
+from ..sessions.snapshots import SnapshotStore
 from ..sessions.store import Store
 from ..worker.driver import PhaseDriver
 from ..worker.hubapi import HubAPI
 from .handlers import NotFoundHandler, default_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner
+from .snapshots import snapshot_handlers
 
 
 class ExecPlannerApp(Application, ExecPlanner):
@@ -151,8 +157,11 @@ class ExecPlannerApp(Application, ExecPlanner):
             default_duration=self.seconds("default_duration"),
             max_duration=self.seconds("max_duration"),
             releasing=self.seconds("releasing_time"),
+            prices=parse_prices(self.prices),  # issue 6: costs on every offer
+            data=data_config(self),  # issue 6: data collections, bandwidths, source policy
         )
         self.store = Store(self.db_url, background_checkpoints=True)  # serve() checkpoints
+        self.snapshots = SnapshotStore(self.store.engine)
         self.manager = SessionManager(
             self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry")
         )
@@ -160,6 +169,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             self.manager.health, self.manager.node_fit = self.kube.stale_reason, self.kube.node_fit
             self.kube.on_change = calendar.set_totals
         held = self.manager.load()
+        self.federation = self.make_federation()
         self.log.info(
             "Offering %d profile(s) from %s; %d session(s) hold capacity; database %s",
             len(profiles),
@@ -167,6 +177,19 @@ class ExecPlannerApp(Application, ExecPlanner):
             held,
             _safe_url(self.db_url),
         )
+
+    def make_federation(self) -> Federation:
+        """Peers to ask and relayed sessions to serve (see docs/federation.md)."""
+        federation = Federation(
+            self.manager,  # type: ignore[arg-type]
+            self.store,
+            check_peers(self.peers, "ExecPlanner.peers"),
+            peer_timeout=self.peer_timeout,
+            max_hops=self.max_hops,
+        )
+        for peer in federation.peers:
+            self.log.info("Peer %s at %s, asked with %s", peer.name, peer.url, peer.spec.auth)
+        return federation
 
     def _kubernetes_platform(self) -> tuple[list[Any], dict[str, dict[str, float]]]:
         """The profiles and a KubeCapacity over their pools (empty until the reflectors list)."""
@@ -200,11 +223,14 @@ class ExecPlannerApp(Application, ExecPlanner):
             (url_path_join(prefix, pattern) if pattern else prefix, handler)
             for pattern, handler in default_handlers
         ]
+        handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in snapshot_handlers]
         handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
         self.tornado_app = web.Application(
             handlers,
             hub_auth=self.hub_auth,
             manager=self.manager,
+            federation=self.federation,
+            snapshots=self.snapshots,
             execplanner=self,
             metrics=self.metrics,
             service_prefix=prefix,
@@ -252,14 +278,14 @@ class ExecPlannerApp(Application, ExecPlanner):
         server = HTTPServer(
             self.tornado_app,
             xheaders=True,
-            max_body_size=max(64 * 1024 * 1024, 4 * self.max_body_size),
+            max_body_size=max(64 * 1024 * 1024, 4 * self.max_body_size, 2 * self.snapshot_max_size + 65536),
         )
         server.listen(self.port, self.ip)
         # what start-up built lives as long as the process: keep it out of full collections,
         # which otherwise stall every request in flight for tens of milliseconds
         gc.collect()
         gc.freeze()
-        expiry = PeriodicCallback(lambda: self.manager.expire_due(utcnow()), 1000)  # type: ignore[union-attr]
+        expiry = PeriodicCallback(self._expire, 1000)
         expiry.start()
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         if self.kube is not None:  # pods of every server are in the cluster's requests already
@@ -287,6 +313,14 @@ class ExecPlannerApp(Application, ExecPlanner):
                 await self.kube.stop()
             server.stop()
             self.store.close()
+
+    def _expire(self) -> None:
+        """The periodic loop: expire offers that are due, and delete expired snapshots."""
+        self.manager.expire_due(utcnow())  # type: ignore[union-attr]
+        try:
+            self.snapshots.expire(self.manager.clock())  # type: ignore[union-attr]
+        except Exception as e:  # a busy database: the next pass deletes them
+            self.log.debug("Snapshot expiry skipped: %s", e)
 
     def make_driver(self) -> PhaseDriver | None:
         """The phase driver that runs accepted sessions, or None when it is turned off."""

@@ -14,6 +14,7 @@ from tornado import web
 
 from .. import launch
 from .._version import __version__
+from ..federation.peers import Federation, FederationError, newest_first
 from ..model import codec, draft2023, render
 from ..model.codec import BodyError
 from ..model.kinds import understood_kinds
@@ -44,6 +45,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     @property
     def config(self) -> Any:
         return self.settings["execplanner"]
+
+    @property
+    def federation(self) -> Federation | None:
+        return self.settings.get("federation")
 
     def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
         """Authentication only: which scope an endpoint needs is checked by :meth:`require`."""
@@ -192,10 +197,19 @@ class RequestsHandler(BaseHandler):
 
     endpoint = "requests"
 
-    def post(self) -> None:
+    async def post(self) -> None:
         who = self.require(scopes.REQUEST)
         parsed = parse_request(self.body(), now=self.manager.clock())
-        offerset, sessions = self.manager.request(who, parsed)
+        probes = await self.manager.measure(parsed)  # the size of remote data, before planning
+        if self.federation is not None and self.federation.active:  # ask the peers too
+            offerset, sessions, doc = await self.federation.request(
+                who, self.body(), parsed, self.request.headers, self.base_url(), probes
+            )
+            self._count(offerset.result, len(offerset.sessions))
+            self.set_header("Content-Location", doc["meta"]["url"])
+            self.answer(doc)
+            return
+        offerset, sessions = self.manager.request(who, parsed, probes)
         self._count(offerset.result, len(sessions))
         doc = render.render_offerset(offerset, sessions, self.base_url())
         self.set_header("Content-Location", doc["meta"]["url"])
@@ -212,10 +226,20 @@ class DirectHandler(RequestsHandler):
 
     endpoint = "direct"
 
-    def post(self) -> None:
+    async def post(self) -> None:
         who = self.require(scopes.SESSIONS)
         parsed = parse_request(self.body(), now=self.manager.clock())
-        session, offerset = self.manager.direct(who, parsed)
+        probes = await self.manager.measure(parsed)
+        if self.federation is not None and self.federation.active:  # the first merged offer
+            status, doc, offerset = await self.federation.direct(
+                who, self.body(), parsed, self.request.headers, self.base_url(), probes
+            )
+            self._count(offerset.result, len(offerset.sessions))
+            if status == 200:
+                self.set_header("Content-Location", doc["meta"]["url"])
+            self.answer(doc, status)
+            return
+        session, offerset = self.manager.direct(who, parsed, probes)
         self._count(offerset.result, len(offerset.sessions))
         if session is None:
             self.answer(render.render_direct_failure(offerset.messages, self.base_url()), 400)
@@ -234,28 +258,53 @@ class OffersetHandler(BaseHandler):
             offerset, sessions = self.manager.offerset(who, uuid)
         except NotFound as e:
             raise self.not_found(e) from e
-        self.answer(render.render_offerset(offerset, sessions, self.base_url()))
+        doc = render.render_offerset(offerset, sessions, self.base_url())
+        if self.federation is not None:  # a merged offerset: the peers' offers as last known
+            doc["offers"] = self.federation.offerset_offers(offerset, doc["offers"])
+        self.answer(doc)
 
 
 class SessionHandler(BaseHandler):
     endpoint = "sessions"
 
-    def get(self, uuid: str) -> None:
+    async def get(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
         try:
             session = self.manager.session(who, uuid)
         except NotFound as e:
-            raise self.not_found(e) from e
+            if self.federation is None:
+                raise self.not_found(e) from e
+            self.answer(await self._relayed(self.federation.session(who, uuid, self._auth())))
+            return
         self.answer(render.render_session(session, self.base_url()))
 
-    def post(self, uuid: str) -> None:
+    async def post(self, uuid: str) -> None:
         who = self.require(scopes.SESSIONS)
         doc = self.body()
         try:
             target = parse_update(doc)
         except UpdateError as e:
             raise web.HTTPError(400, str(e)) from e
-        self.answer(render.render_session(self._update(who, uuid, target), self.base_url()))
+        fed = self.federation
+        if fed is not None and self.manager.record(uuid) is None:  # a peer's offer: the peer does it
+            self.answer(await self._relayed(fed.update(who, uuid, target, self._auth())))
+            return
+        session = self._update(who, uuid, target)
+        if fed is not None and target is Phase.ACCEPTED:  # reject the peers' offers of the same set
+            await fed.after_local_accept(session, self._auth())
+            session = self.manager.session(who, uuid)
+        self.answer(render.render_session(session, self.base_url()))
+
+    def _auth(self) -> str | None:
+        return self.request.headers.get("Authorization")
+
+    async def _relayed(self, call: Any) -> Any:
+        try:
+            return await call
+        except NotFound as e:
+            raise self.not_found(e) from e
+        except FederationError as e:
+            raise web.HTTPError(e.status, str(e)) from e
 
     def _update(self, who: Identity, uuid: str, target: Phase) -> Any:
         try:
@@ -303,13 +352,20 @@ class SessionsHandler(BaseHandler):
 
     endpoint = "sessions"
 
-    def get(self) -> None:
+    async def get(self) -> None:
         who = self.require(scopes.REQUEST)
         include_offers = self.get_argument("offers", "false").lower() in ("1", "true", "yes")
         owner = self.get_argument("owner", None)
         records = self.manager.sessions(who, owner=owner, include_offers=include_offers)
         base = self.base_url()
-        self.answer({"sessions": [render.render_session(r, base) for r in records]})
+        docs = [render.render_session(r, base) for r in records]
+        if self.federation is not None:  # and the sessions peers run for the caller through us
+            relayed = await self.federation.sessions(
+                who, owner=owner, include_offers=include_offers,
+                auth=self.request.headers.get("Authorization"),
+            )
+            docs = newest_first([*docs, *relayed]) if relayed else docs
+        self.answer({"sessions": docs})
 
 
 class Request2023Handler(RequestsHandler):
@@ -317,10 +373,11 @@ class Request2023Handler(RequestsHandler):
 
     endpoint = "request2023"
 
-    def post(self) -> None:
+    async def post(self) -> None:
         who = self.require(scopes.REQUEST)
         parsed = draft2023.parse_request_2023(self.body(), now=self.manager.clock())
-        offerset, sessions = self.manager.request(who, parsed)
+        probes = await self.manager.measure(parsed)
+        offerset, sessions = self.manager.request(who, parsed, probes)
         self._count(offerset.result, len(sessions))
         self.set_header("Content-Location", f"{self.base_url()}offersets/{offerset.uuid}")
         self.answer(draft2023.render_response_2023(offerset, sessions))

@@ -220,6 +220,37 @@ class ExecPlanner(Configurable):
         """,
     ).tag(config=True)
 
+    # -- snapshots (the lab panel's notebooks, served to other hubs by capability URL) ------------------
+
+    snapshot_lifetime = _duration_trait(
+        86400.0,
+        help="""
+        How long a snapshot (``POST snapshots``: a notebook and its requirements uploaded by the
+        JupyterLab panel to be run on any hub) stays readable at its URL (seconds or ISO 8601). Expired
+        snapshots are deleted. Keep it longer than the latest start users ask for. Default: 1 day.
+        """,
+    )
+
+    snapshot_max_size = Int(
+        20 * 1024 * 1024,
+        help="""
+        The largest snapshot accepted, in bytes: the total size of its files (UTF-8). A larger upload
+        is answered ``413`` naming this setting. Default: 20 MiB.
+        """,
+    ).tag(config=True)
+
+    @validate("snapshot_lifetime")
+    def _validate_snapshot_lifetime(self, proposal: Any) -> float:
+        return to_seconds(proposal.value, proposal.trait.name)
+
+    @validate("snapshot_max_size")
+    def _validate_snapshot_max_size(self, proposal: Any) -> int:
+        if isinstance(proposal.value, bool) or proposal.value < 1024:
+            raise TraitError(
+                f"{CONFIG_SECTION}.snapshot_max_size must be at least 1024 bytes, not {proposal.value!r}"
+            )
+        return proposal.value
+
     @validate(
         "offer_expiry",
         "default_duration",
@@ -288,6 +319,114 @@ class ExecPlanner(Configurable):
 
     def seconds(self, name: str) -> timedelta:
         return timedelta(seconds=float(getattr(self, name)))
+
+    # -- costs and data proximity (issue 6; see docs/data-and-costs.md) ----------------------------------
+    # Read by the service (prices, planning) and by the pre-spawn hook (data_collections' volumes).
+
+    prices = Dict(
+        help="""
+        Prices per profile, keyed by profile slug, ``"*"`` for every profile without its own:
+        ``{"*": {"core_hour": 0.05, "gib_hour": 0.01, "gpu_hour": 1.5, "currency": "EUR",
+        "kwh_per_core_hour": 0.01, "kwh_per_gib_hour": 0.0004, "kwh_per_gpu_hour": 0.3,
+        "carbon_per_kwh": 250}}``. Every offer then quotes ``costs``: money
+        (``urn:ivoa:calycopis:cost:monetary``, in ``currency``), energy
+        (``urn:ivoa:calycopis:cost:energy``, kWh) and carbon (``urn:ivoa:calycopis:cost:carbon``,
+        gCO2 = kWh x ``carbon_per_kwh``) for its cores, GiB and GPUs over its available duration.
+        Empty (the default): offers quote no costs, and a request that limits a cost is answered NO.
+        """,
+    ).tag(config=True)
+
+    data_collections = Dict(
+        help="""
+        The data this platform holds, by collection name: ``{"survey": {"path": "/data/survey",
+        "url_prefix": "https://archive.example.org/survey/", "ivoid_prefix": "ivo://example.org/survey",
+        "s3_bucket": "survey", "s3_prefix": "dr1/", "rucio_scope": "survey",
+        "volume": {"persistentVolumeClaim": {"claimName": "survey"}}}}``. A data resource a rule
+        matches (URL prefixes also match an ObsCore ``access_url``) is local: linked read-only into the
+        session's folder from ``path`` plus what follows the prefix, with no download. ``path`` is where
+        the server sees the collection: on this host for a local process spawner (the link is only as
+        read-only as the files' permissions), in the pod for KubeSpawner, where the hook mounts
+        ``volume`` (a Kubernetes volume, without ``name``) read-only at ``path``.
+        """,
+    ).tag(config=True)
+
+    data_bandwidth = Dict(
+        help="""
+        The bandwidth from remote data sources, in bytes per second, by URL prefix (the longest
+        matching prefix wins): ``{"https://archive.example.org/": 30e6}``. Used to estimate how long a
+        download takes, which is added to the offer's preparation time.
+        """,
+    ).tag(config=True)
+
+    data_default_bandwidth = Float(
+        10e6,
+        help="Bytes per second from a source ``data_bandwidth`` does not name. Default: 10 MB/s.",
+    ).tag(config=True)
+
+    data_denied_sources = List(
+        Unicode(),
+        default_value=[],
+        help="""
+        Sources this hub never downloads data from: URL prefixes (``"http://insecure.example.org/"``)
+        or host patterns (``"*.example.net"``). A request that needs one is answered NO naming
+        ``data[i]`` and the rule. Local collections are not downloads and are not affected.
+        """,
+    ).tag(config=True)
+
+    data_allowed_sources = List(
+        Unicode(),
+        default_value=[],
+        help="""
+        When not empty, the only sources this hub downloads data from (URL prefixes or host
+        patterns, as ``data_denied_sources``, which still applies).
+        """,
+    ).tag(config=True)
+
+    data_s3_endpoint = Unicode(
+        "",
+        help="""
+        The HTTPS endpoint of public S3 buckets for S3 data resources that give no ``endpoint``
+        (``https://s3.example.org``): the object is downloaded from ``{endpoint}/{bucket}/{object}``.
+        """,
+    ).tag(config=True)
+
+    data_probe_timeout = Float(
+        5.0,
+        help="""
+        Seconds to wait for the size of remote data (an HTTP HEAD of each URL, asked concurrently
+        before planning) when the request does not give it. Unknown sizes add no time to the
+        offer. Default: 5 seconds.
+        """,
+    ).tag(config=True)
+
+    @validate("prices")
+    def _validate_prices(self, proposal: Any) -> dict:
+        from ..costs import parse_prices
+
+        try:
+            parse_prices(proposal.value, f"{CONFIG_SECTION}.prices")
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        return proposal.value
+
+    @validate("data_collections", "data_bandwidth")
+    def _validate_data(self, proposal: Any) -> dict:
+        from ..platform.datasets import parse_bandwidth, parse_collections
+
+        read = parse_collections if proposal.trait.name == "data_collections" else parse_bandwidth
+        try:
+            read(proposal.value, f"{CONFIG_SECTION}.{proposal.trait.name}")
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        return proposal.value
+
+    @validate("data_default_bandwidth", "data_probe_timeout")
+    def _validate_positive_float(self, proposal: Any) -> float:
+        if isinstance(proposal.value, bool) or not proposal.value > 0:
+            raise TraitError(
+                f"{CONFIG_SECTION}.{proposal.trait.name} must be a positive number, not {proposal.value!r}"
+            )
+        return float(proposal.value)
 
     # -- preloading a session's server (spawner hook and singleuser preload) ---------------------------
     # Read by the pre-spawn hook in the hub process from the hub's config (c.ExecPlanner.*), and passed
@@ -503,3 +642,73 @@ class ExecPlanner(Configurable):
                 f"{CONFIG_SECTION}.kube_stale_after must be at least 1 second, not {proposal.value!r}"
             )
         return float(proposal.value)
+
+    # -- federation (issue 6): peers, and this hub as an aggregator ---------------------------------
+    # Read by the service. With peers, POST requests (and POST direct) also ask them and merge their
+    # offers with this hub's own; see docs/federation.md.
+
+    peers = List(
+        Dict(),
+        default_value=[],
+        help="""
+        Other Execution Brokers this hub asks too (it then aggregates): a list of ``{"name": ...,
+        "url": ..., <credential>}``. ``name`` appears in messages (letters, digits, ``.``, ``_``,
+        ``-``); ``url`` is the peer's hub URL (``https://hub-b.example.org``) or broker URL (anything
+        with ``/services/`` in its path, used as given). The credential is exactly one of:
+        ``"token": "..."`` (a token the peer's hub gave this hub), ``"token_env": "NAME"`` (the name
+        of an environment variable holding that token; ``setup_execplanner`` passes it from the hub's
+        environment to the service's) or ``"forward_token": True`` (send each caller's own
+        ``Authorization`` header on: only for peers that accept this hub's tokens). ``POST requests``
+        then asks every peer at once, waits at most ``peer_timeout``, and merges their offers with
+        this hub's own; each peer's offer keeps its own URL, and accepting, reading or cancelling it
+        here is done by the peer. Example::
+
+            c.ExecPlanner.peers = [
+                {"name": "hub-b", "url": "https://hub-b.example.org", "token_env": "HUB_B_TOKEN"},
+            ]
+        """,
+    ).tag(config=True)
+
+    peer_timeout = Float(
+        5.0,
+        help="""
+        Seconds this hub waits for each peer's answer to a request; a peer slower than that appears
+        as a warning message in the merged answer. A request forwarded by another aggregator waits
+        less when that aggregator waits less. Also the timeout of each relayed read or change of a
+        peer's session. Default: 5 seconds.
+        """,
+    ).tag(config=True)
+
+    max_hops = Int(
+        2,
+        help="""
+        The most brokers a request may have passed through (its ``X-Execplanner-Via`` header) for
+        this hub still to forward it to its peers. 2 (the default): a request from a user reaches
+        this hub's peers and their peers, no further. A request that comes back to a broker it has
+        passed is never forwarded again, whatever this setting.
+        """,
+    ).tag(config=True)
+
+    @validate("peers")
+    def _validate_peers(self, proposal: Any) -> list:
+        from ..federation.peerconfig import PeerConfigError, check_peers
+
+        try:
+            check_peers(proposal.value, f"{CONFIG_SECTION}.peers")
+        except PeerConfigError as e:
+            raise TraitError(str(e)) from e
+        return list(proposal.value)
+
+    @validate("peer_timeout")
+    def _validate_peer_timeout(self, proposal: Any) -> float:
+        if isinstance(proposal.value, bool) or not 0 < proposal.value <= 300:
+            raise TraitError(
+                f"{CONFIG_SECTION}.peer_timeout must be seconds between 0 and 300, not {proposal.value!r}"
+            )
+        return float(proposal.value)
+
+    @validate("max_hops")
+    def _validate_max_hops(self, proposal: Any) -> int:
+        if isinstance(proposal.value, bool) or not 1 <= proposal.value <= 10:
+            raise TraitError(f"{CONFIG_SECTION}.max_hops must be between 1 and 10, not {proposal.value!r}")
+        return proposal.value

@@ -37,6 +37,8 @@ from ..model.phases import CLIENT, HOLDING, SERVICE, Phase, TransitionError, tra
 from ..model.request import ExecutionRequest
 from ..planner import PlannerPolicy, plan
 from ..platform.calendar import Calendar
+from ..platform.datasets import EMPTY, Probe, to_probe
+from ..platform.probe import probe_sizes
 from ..platform.profiles import Profile, profile_label
 from .store import Store
 
@@ -126,10 +128,20 @@ class SessionManager:
 
     # -- requests -------------------------------------------------------------------------------
 
+    async def measure(self, parsed: ParseResult) -> Mapping[str, Probe]:
+        """The sizes of the remote data a request would download (HTTP HEAD, concurrently, bounded
+        by ``policy.data.probe_timeout``), for :meth:`request`; asked before planning so that
+        planning stays synchronous and pure."""
+        if not parsed.ok or parsed.request is None or not parsed.request.data:
+            return EMPTY
+        urls = to_probe(parsed.request, self.policy.data)
+        return await probe_sizes(urls, timeout=self.policy.data.probe_timeout)
+
     def request(
-        self, who: Identity, parsed: ParseResult
+        self, who: Identity, parsed: ParseResult, probes: Mapping[str, Probe] = EMPTY
     ) -> tuple[OfferSetRecord, list[SessionRecord]]:
-        """Answer a parsed request with an offerset, reserving every offer until it expires."""
+        """Answer a parsed request with an offerset, reserving every offer until it expires.
+        ``probes`` are the sizes :meth:`measure` found."""
         now = self.clock()
         self.expire_due(now)
         self.calendar.advance(now)
@@ -142,7 +154,8 @@ class SessionManager:
             profiles, short = self.profiles, []
             if self.node_fit is not None:
                 profiles, short = fit_to_nodes(parsed.request, self.profiles, self.node_fit)
-            result = plan(parsed.request, profiles, self.calendar, now=now, policy=self.policy)
+            result = plan(parsed.request, profiles, self.calendar, now=now, policy=self.policy,
+                          probes=probes)
             offers, notes = result.offers, [*notes, *result.messages]
             if not offers:
                 notes += short
@@ -183,10 +196,10 @@ class SessionManager:
         return offerset, records
 
     def direct(
-        self, who: Identity, parsed: ParseResult
+        self, who: Identity, parsed: ParseResult, probes: Mapping[str, Probe] = EMPTY
     ) -> tuple[SessionRecord | None, OfferSetRecord]:
         """Request and accept the first offer. Returns (accepted session or None, offerset)."""
-        offerset, records = self.request(who, parsed)
+        offerset, records = self.request(who, parsed, probes)
         if not records:
             return None, offerset
         return self.update(who, records[0].uuid, Phase.ACCEPTED), offerset
@@ -273,21 +286,34 @@ class SessionManager:
         )
         changed = [record]
         if target is Phase.ACCEPTED:
-            for sibling in self.store.sessions_of(record.offerset):
-                if sibling.uuid != record.uuid and sibling.phase is Phase.OFFERED:
-                    self._set(sibling, Phase.REJECTED, SERVICE, now)
-                    sibling.messages.append(
-                        msg.info(
-                            "urn:sibling-accepted",
-                            "Offer ${uuid} of the same offerset was accepted.",
-                            uuid=record.uuid,
-                        )
-                    )
-                    changed.append(sibling)
+            changed += self._reject_siblings(record.offerset, record.uuid, now)
         self.store.save_sessions(changed)
         self._notify(changed[1:], Phase.OFFERED)
         self._notify([record], previous)
         return record
+
+    def sibling_accepted(self, offerset: str, accepted: str) -> list[SessionRecord]:
+        """Reject our offers in ``offerset`` because ``accepted``, an offer of the same merged set
+        that a peer broker made, was accepted there (federation)."""
+        changed = self._reject_siblings(offerset, accepted, self.clock())
+        self.store.save_sessions(changed)
+        self._notify(changed, Phase.OFFERED)
+        return changed
+
+    def _reject_siblings(self, offerset: str, accepted: str, now: datetime) -> list[SessionRecord]:
+        changed = []
+        for sibling in self.store.sessions_of(offerset):
+            if sibling.uuid != accepted and sibling.phase is Phase.OFFERED:
+                self._set(sibling, Phase.REJECTED, SERVICE, now)
+                sibling.messages.append(
+                    msg.info(
+                        "urn:sibling-accepted",
+                        "Offer ${uuid} of the same offerset was accepted.",
+                        uuid=accepted,
+                    )
+                )
+                changed.append(sibling)
+        return changed
 
     def advance(
         self, uuid: str, target: Phase, message: Message | None = None, **changes: object

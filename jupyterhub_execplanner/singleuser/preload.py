@@ -10,12 +10,14 @@ requirements, data already downloaded.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ..launch import LaunchSpec, notebook_filename, notebook_path, safe_filename, session_folder
-from .fetch import FetchError, check_url, download, fetch_bytes
+from ..launch import DataItem, LaunchSpec, notebook_filename, notebook_path, safe_filename, session_folder
+from .fetch import FetchError, check_url, download, fetch_bytes, stream
 from .install import InstallError, choose_installer, ensure_environment, requirement_names
 from .kernel import (
     DEFAULT_KERNEL,
@@ -123,6 +125,10 @@ def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter) -> dict[st
 def _data(plan: PreloadPlan, folder: Path, reporter: Reporter) -> None:
     taken: set[str] = set()
     for index, item in enumerate(plan.spec.data, start=1):
+        if item.mount is not None:  # placed by the offer: a local link or a download
+            _placed(plan, folder, item, reporter)
+            continue
+        assert item.location is not None
         scheme = urlsplit(item.location).scheme
         if scheme not in ("http", "https"):
             reporter.info(f"not downloading data {item.name!r}: {scheme or 'its'} locations are not fetched")
@@ -147,3 +153,77 @@ def describe(error: BaseException) -> str:
     if isinstance(error, OSError):
         return f"preparing the session's folder failed: {error}"
     return f"the preload failed unexpectedly: {error.__class__.__name__}: {error}"
+
+
+# -- data placed by the offer (issue 6) ------------------------------------------------------------
+
+PROGRESS_EVERY = 1.0  # seconds between progress reports of a download
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    target = folder / relative
+    if ".." in Path(relative).parts or Path(relative).is_absolute():
+        raise FetchError(f"the data mount {relative!r} is not a path inside the session's folder")
+    return target
+
+
+def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter) -> None:
+    """A local resource: a symbolic link at its mount to the collection's (read-only) path. A
+    staged one: downloaded into its mount, with progress reports."""
+    assert item.mount is not None
+    target = _inside(folder, item.mount)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if item.mode == "local":
+        source = item.source or ""
+        if not os.path.exists(source):
+            raise FetchError(f"data {item.name!r}: the platform's copy at {source} (collection "
+                             f"{item.collection}) is not on this server; tell the hub's administrator")
+        if target.is_symlink() and os.readlink(target) == source:
+            return
+        if target.is_symlink() or target.exists():
+            raise FetchError(f"data {item.name!r}: {item.mount} is already in the session's folder")
+        os.symlink(source, target, target_is_directory=os.path.isdir(source))
+        reporter.info(f"data {item.name!r} is local: linked read-only at {item.mount} -> {source}")
+        return
+    if target.exists():
+        reporter.info(f"keeping data {item.name!r} already downloaded at {item.mount}")
+        return
+    url = item.location or ""
+    check_url(url, f"data resource {item.name!r}")
+    size = f" ({_bytes(item.size)})" if item.size is not None else ""
+    reporter.info(f"downloading data {item.name!r}{size} from {url} into {item.mount}")
+    timeout = max(plan.timeout, 3 * item.seconds + 30)
+    partial = target.with_name(target.name + ".part")
+    started = time.monotonic()
+    try:
+        with open(partial, "wb") as out:
+            total = stream(url, _Progress(out, reporter, item), max_size=plan.max_data_size,
+                           timeout=timeout, what=f"data resource {item.name!r}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    reporter.info(f"downloaded data {item.name!r}: {_bytes(total)} in {time.monotonic() - started:.1f} s")
+
+
+class _Progress:
+    """A file that reports how many bytes were written, at most every PROGRESS_EVERY seconds."""
+
+    def __init__(self, out: BinaryIO, reporter: Reporter, item: DataItem):
+        self.out, self.reporter, self.item = out, reporter, item
+        self.written, self.last = 0, time.monotonic()
+
+    def write(self, chunk: bytes) -> int:
+        self.out.write(chunk)
+        self.written += len(chunk)
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY:
+            self.last = now
+            of = f" of {_bytes(self.item.size)}" if self.item.size else ""
+            self.reporter.info(f"data {self.item.name!r}: {_bytes(self.written)}{of} downloaded")
+        return len(chunk)
+
+
+def _bytes(size: int | None) -> str:
+    from ..platform.datasets import human_bytes
+
+    return "an unknown size" if size is None else human_bytes(size)

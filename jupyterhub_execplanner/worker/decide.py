@@ -297,6 +297,9 @@ def launch_spec(record: SessionRecord, server_name: str) -> LaunchSpec:
         for i, d in enumerate(req.data)
         if d.kind == K.SIMPLE_DATA and d.location
     )
+    if offer.data:  # the offer placed every data resource (issue 6): local links and downloads
+        data = tuple(DataItem(p.name, p.location, p.mode, p.mount, p.source, p.size, p.seconds,
+                              p.collection) for p in offer.data if p.mode in ("local", "stage"))
     return LaunchSpec(
         session=record.uuid,
         owner=record.owner,

@@ -145,10 +145,10 @@ def test_table_columns_and_values() -> None:
     rows = table_rows(text)
     assert rows[0] == list(OFFER_COLUMNS)
     assert rows[1] == [
-        "hub-a", "aaaaaaaa", "large", "2-4", "8", "-", "2026-11-24 15:01Z", "2h30m", "4m30s",
+        "hub-a", "aaaaaaaa", "large", "2-4", "8", "-", "2026-11-24 15:01Z", "2h30m", "4m30s", "-", "-",
     ]  # fmt: skip
     assert rows[2] == [
-        "hub-b", "bbbbbbbb", "gpu", "16", "2", "a100:2", "2026-11-24 15:30Z", "1h", "4m30s",
+        "hub-b", "bbbbbbbb", "gpu", "16", "2", "a100:2", "2026-11-24 15:30Z", "1h", "4m30s", "-", "-",
     ]  # fmt: skip
     assert rows[3][:3] == ["hub-a", "aaaaaaaa", "small"]
     assert rows[3][6] == "2026-11-24 16:00Z"

@@ -138,3 +138,41 @@ def test_the_service_may_start_and_stop_servers(monkeypatch: pytest.MonkeyPatch)
 def test_wrong_preload_settings_name_the_setting(settings: dict, expected: str) -> None:
     with pytest.raises(SetupError, match=expected):
         setup_execplanner(Config(), hub_config_file="", **settings)
+
+
+def test_the_servers_token_may_call_the_broker() -> None:
+    """The lab panel's server extension calls the broker with the server's own token."""
+    import jupyterhub.roles
+
+    c = Config()
+    setup_execplanner(c, name="broker", hub_config_file="")
+    (server_role,) = [r for r in jupyterhub.roles.get_default_roles() if r["name"] == "server"]
+    wanted = [*server_role["scopes"], "access:services!service=broker", *scopes.USER_SCOPES]
+    assert c.Spawner.server_token_scopes == wanted, "JupyterHub's defaults are kept"
+    assert c.Spawner.environment["EXECPLANNER_SERVICE_NAME"] == "broker"
+    setup_execplanner(c, name="broker", hub_config_file="")
+    assert c.Spawner.server_token_scopes == wanted, "no duplicates"
+
+
+def test_the_admins_server_token_scopes_are_kept() -> None:
+    c = Config()
+    c.Spawner.server_token_scopes = ["users:activity!user", "read:users:name"]
+    c.Spawner.environment = {"EXECPLANNER_SERVICE_NAME": "mine", "OTHER": "1"}
+    setup_execplanner(c, hub_config_file="")
+    assert c.Spawner.server_token_scopes[:2] == ["users:activity!user", "read:users:name"]
+    assert "access:services!service=execplanner" in c.Spawner.server_token_scopes
+    assert c.Spawner.environment == {"EXECPLANNER_SERVICE_NAME": "mine", "OTHER": "1"}
+
+
+async def test_a_callable_server_token_scopes_is_wrapped() -> None:
+    c = Config()
+
+    async def mine(spawner: object) -> list[str]:
+        return ["users:activity!user", f"read:users!user={spawner}"]
+
+    c.Spawner.server_token_scopes = mine
+    setup_execplanner(c, hub_config_file="")
+    setup_execplanner(c, hub_config_file="")  # wrapped once
+    got = await c.Spawner.server_token_scopes("alice")
+    assert got == ["users:activity!user", "read:users!user=alice", "access:services!service=execplanner",
+                   *scopes.USER_SCOPES]

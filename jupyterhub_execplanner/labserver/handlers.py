@@ -1,0 +1,106 @@
+"""The panel's REST API under ``{base_url}execplanner/``: thin handlers over :class:`~.lab.Lab`.
+
+JSON in and out; errors are ``{status, message}``. Authenticated by jupyter-server (the panel's
+requests carry the XSRF token); tokens of hubs never appear in an answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .hubs import FieldError
+from .lab import Lab, LabError
+
+
+class LabHandler(APIHandler):
+    """Errors as ``{status, message}``; a failure of ours is 500 with a short message (logged)."""
+
+    @property
+    def lab(self) -> Lab:
+        return self.settings["execplanner_lab"]
+
+    def origin(self) -> str:
+        """The scheme and host the browser reached this server at (the hub's proxy)."""
+        scheme = self.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if scheme not in ("http", "https"):
+            scheme = self.request.protocol
+        return f"{scheme}://{self.request.host}"
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError as e:
+            raise web.HTTPError(400, f"body: not JSON ({e}); send a JSON object.") from e
+
+    def reply(self, doc: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(doc))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info:
+            error = exc_info[1]
+            if isinstance(error, web.HTTPError) and error.log_message:
+                message = error.log_message % error.args if error.args else error.log_message
+            elif not isinstance(error, web.HTTPError):
+                message = "Internal error of the execplanner extension; the server log has the details."
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+
+class HubsHandler(LabHandler):
+    @web.authenticated
+    def get(self) -> None:
+        self.reply({"hubs": [h.public() for h in self.lab.hubs(self.origin())]})
+
+    @web.authenticated
+    def post(self) -> None:
+        try:
+            hub = self.lab.add_hub(self.json_body())
+        except FieldError as e:
+            raise LabError(400, str(e)) from e
+        self.reply(hub.public(), 201)
+
+
+class HubHandler(LabHandler):
+    @web.authenticated
+    def delete(self, name: str) -> None:
+        self.lab.remove_hub(name)
+        self.set_status(204)
+        self.finish()
+
+
+class AskHandler(LabHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        self.reply(await self.lab.ask(self.json_body(), self.origin()))
+
+
+class SessionsHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.lab.sessions(self.origin()))
+
+
+class SessionHandler(LabHandler):
+    @web.authenticated
+    async def get(self, hub: str, uuid: str) -> None:
+        self.reply(await self.lab.session(hub, uuid, self.origin()))
+
+    @web.authenticated
+    async def post(self, hub: str, uuid: str) -> None:
+        self.reply(await self.lab.act(hub, uuid, self.json_body(), self.origin()))
+
+
+handlers: list[tuple[str, type[LabHandler]]] = [
+    (r"execplanner/hubs/?", HubsHandler),
+    (r"execplanner/hubs/([^/]+)/?", HubHandler),
+    (r"execplanner/ask/?", AskHandler),
+    (r"execplanner/sessions/?", SessionsHandler),
+    (r"execplanner/sessions/([^/]+)/([^/]+)/?", SessionHandler),
+]

@@ -1,0 +1,222 @@
+"""What the panel's handlers do: the user's hubs, snapshots, asking many hubs, and their sessions.
+
+:class:`Lab` holds the extension's settings, the hubs file and the server's contents manager. Each
+call that reaches brokers makes its own clients (one per hub, with that hub's token) and closes
+them. Failures come out as :class:`LabError` with the HTTP status the handler answers and a message
+that names the hub; nothing here answers 500 for a broker that misbehaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from jupyter_core.utils import ensure_async
+from tornado import web
+
+from ..client import BrokerClient, BrokerError, ask_many, describe_error
+from ..model.messages import utcnow
+from . import shapes
+from .asking import build_request, parse_ask
+from .hubs import FieldError, Hub, HubsStore, own_broker_url, parse_hub
+from .settings import ExecPlannerLab
+
+ACTIONS = {"accept": "accept", "reject": "reject", "cancel": "cancel"}
+REQUIREMENTS = "requirements.txt"
+
+
+class LabError(web.HTTPError):
+    """An answer other than success: ``status`` and a message for the panel."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, "%s", message)
+        self.status = status
+        self.message = message
+
+
+class LabBrokerClient(BrokerClient):
+    """A broker client that can also upload snapshots (``POST snapshots``)."""
+
+    async def snapshot(self, files: dict[str, str]) -> dict[str, Any]:
+        return await self._call("POST", self.url_for("snapshots"), {"files": files})
+
+
+def _broker_failure(hub: str, error: BaseException, timeout: float | None = None) -> LabError:
+    if isinstance(error, BrokerError) and error.status in (404, 409, 413):
+        return LabError(error.status, f"{hub}: {error.message}")
+    return LabError(502, f"{hub}: {describe_error(error, timeout)}")
+
+
+class Lab:
+    """The panel's server side. ``env`` is the server's environment (``os.environ``)."""
+
+    def __init__(self, settings: ExecPlannerLab, contents_manager: Any, env: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.contents = contents_manager
+        self.env = env
+        self.store = HubsStore(settings.hubs_file)
+
+    # -- hubs ---------------------------------------------------------------------------------
+
+    def own_hub(self, origin: str | None) -> Hub | None:
+        url = own_broker_url(
+            self.env,
+            self.settings.service_name,
+            configured=self.settings.own_hub_url,
+            request_origin=origin,
+        )
+        if url is None:
+            return None
+        return Hub(self.settings.own_hub_name, url, self.env.get("JUPYTERHUB_API_TOKEN"), own=True)
+
+    def _own_name(self) -> str | None:
+        under_hub = self.env.get("JUPYTERHUB_API_TOKEN") and self.env.get("JUPYTERHUB_API_URL")
+        return self.settings.own_hub_name if under_hub else None
+
+    def hubs(self, origin: str | None) -> list[Hub]:
+        """The own hub first (when under a hub), then the added ones in the order added."""
+        own = self.own_hub(origin)
+        try:
+            added = self.store.load()
+        except OSError as e:
+            raise LabError(409, f"{e}: fix or remove the file (ExecPlannerLab.hubs_file).") from e
+        added = [h for h in added if own is None or h.name != own.name]
+        return ([own] if own else []) + added
+
+    def hub(self, name: str, origin: str | None) -> Hub:
+        found = next((h for h in self.hubs(origin) if h.name == name), None)
+        if found is None:
+            raise LabError(404, f"No hub named {name!r}: add it first (POST execplanner/hubs).")
+        return found
+
+    def add_hub(self, doc: Any) -> Hub:
+        hub = parse_hub(doc, self.settings.service_name, self._own_name())
+        self.store.put(hub)
+        return hub
+
+    def remove_hub(self, name: str) -> None:
+        if name == self._own_name():
+            raise LabError(400, f"{name!r} is your own hub: it cannot be removed.")
+        if not self.store.remove(name):
+            raise LabError(404, f"No hub named {name!r}.")
+
+    def client(self, hub: Hub, timeout: float | None = None) -> LabBrokerClient:
+        return LabBrokerClient(
+            hub.url, hub.token, timeout=timeout or self.settings.timeout, name=hub.name
+        )
+
+    # -- asking ---------------------------------------------------------------------------------
+
+    async def _read_text(self, path: str) -> str:
+        model = await ensure_async(self.contents.get(path, content=True, type="file", format="text"))
+        content = model.get("content")
+        if not isinstance(content, str):
+            raise LabError(400, f"path {path!r} is not a text file.")
+        return content
+
+    async def snapshot(self, path: str, own: Hub, timeout: float) -> dict[str, str]:
+        """Upload the notebook at ``path`` (and ``requirements.txt`` beside it) to the own broker;
+        the snapshot's URLs by file name."""
+        try:
+            files = {posixpath.basename(path): await self._read_text(path)}
+        except web.HTTPError as e:
+            if e.status_code == 404:
+                raise LabError(404, f"path: there is no notebook {path!r} on this server.") from e
+            raise LabError(400, f"path {path!r}: {e.log_message or e.reason}") from e
+        requirements = posixpath.join(posixpath.dirname(path), REQUIREMENTS)
+        if await ensure_async(self.contents.file_exists(requirements)):
+            files[REQUIREMENTS] = await self._read_text(requirements)
+        async with self.client(own, timeout) as broker:
+            try:
+                answer = await asyncio.wait_for(broker.snapshot(files), timeout)
+            except (BrokerError, httpx.HTTPError, asyncio.TimeoutError, ValueError) as e:
+                failure = _broker_failure(own.name, e, timeout)
+                raise LabError(
+                    failure.status if failure.status == 413 else 502,
+                    f"Could not snapshot the notebook to your hub's broker: {failure.message}",
+                ) from e
+        urls = answer.get("urls") if isinstance(answer, dict) else None
+        if not isinstance(urls, dict) or posixpath.basename(path) not in urls:
+            raise LabError(502, f"{own.name}: the answer to POST snapshots has no URLs.")
+        return urls
+
+    async def ask(self, doc: Any, origin: str | None) -> dict[str, Any]:
+        try:
+            ask = parse_ask(doc, self.settings.timeout)
+        except FieldError as e:
+            raise LabError(400, str(e)) from e
+        hubs = self.hubs(origin)
+        by_name = {h.name: h for h in hubs}
+        unknown = [n for n in ask.hubs if n not in by_name]
+        if unknown:
+            raise LabError(400, f"hubs: no hub named {', '.join(map(repr, unknown))}; add it first.")
+        own = next((h for h in hubs if h.own), None)
+        if own is None:
+            raise LabError(
+                400,
+                "This server does not run under a JupyterHub with the execution broker, so the "
+                "notebook cannot be served to other hubs: run JupyterLab from a hub that has it.",
+            )
+        urls = await self.snapshot(ask.path, own, ask.timeout)
+        request = build_request(
+            ask, urls[posixpath.basename(ask.path)], urls.get(REQUIREMENTS), utcnow()
+        )
+        clients = [self.client(by_name[name], ask.timeout) for name in ask.hubs]
+        try:
+            answers = await ask_many(clients, request, timeout=ask.timeout)
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        return {"answers": [shapes.answer_shape(a) for a in answers], "request": request}
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    async def _hub_sessions(self, hub: Hub, timeout: float) -> list[dict[str, Any]]:
+        async with self.client(hub, timeout) as broker:
+            docs = await asyncio.wait_for(broker.sessions(), timeout)
+        return [
+            shapes.session_shape(hub.name, d)
+            for d in docs
+            if isinstance(d, dict) and d.get("phase") != "OFFERED"
+        ]
+
+    async def sessions(self, origin: str | None) -> dict[str, Any]:
+        """Every hub's sessions at once; a hub that fails is in ``errors``."""
+        timeout = self.settings.timeout
+        hubs = [h for h in self.hubs(origin) if h.token]
+        results = await asyncio.gather(
+            *(self._hub_sessions(h, timeout) for h in hubs), return_exceptions=True
+        )
+        sessions: list[dict[str, Any]] = []
+        errors = []
+        for hub, result in zip(hubs, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                errors.append({"hub": hub.name, "message": describe_error(result, timeout)})
+            else:
+                sessions.extend(result)
+        return {"sessions": sessions, "errors": errors}
+
+    async def session(self, hub_name: str, uuid: str, origin: str | None) -> dict[str, Any]:
+        hub = self.hub(hub_name, origin)
+        async with self.client(hub) as broker:
+            try:
+                doc = await broker.session(uuid)
+            except (BrokerError, httpx.HTTPError, ValueError) as e:
+                raise _broker_failure(hub.name, e, self.settings.timeout) from e
+        return shapes.session_shape(hub.name, doc)
+
+    async def act(self, hub_name: str, uuid: str, doc: Any, origin: str | None) -> dict[str, Any]:
+        action = doc.get("action") if isinstance(doc, dict) else None
+        if action not in ACTIONS:
+            raise LabError(400, f"action must be 'accept', 'reject' or 'cancel', not {action!r}.")
+        hub = self.hub(hub_name, origin)
+        async with self.client(hub) as broker:
+            try:
+                answer = await getattr(broker, ACTIONS[action])(uuid)
+            except (BrokerError, httpx.HTTPError, ValueError) as e:
+                raise _broker_failure(hub.name, e, self.settings.timeout) from e
+        return shapes.session_shape(hub.name, answer)

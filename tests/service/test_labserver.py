@@ -1,0 +1,295 @@
+"""The lab server extension on a real jupyter server (a subprocess), against two real hubs with the
+broker (A is the server's own hub, B another one), a hub that never answers and one that is down."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from brokers import E2E_SETTINGS
+from hubprocess import RealHub, free_port
+
+HUB_SETTINGS = {**E2E_SETTINGS, "offer_expiry": 120}
+NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# é"}],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+REQUIREMENTS = "numpy\n"
+# the file the wheel installs into etc/jupyter/jupyter_server_config.d, which enables the extension
+ENABLE = Path(__file__).resolve().parents[2] / "jupyter-config/server-config/jupyterhub_execplanner.json"
+
+
+class LabServer:
+    """``jupyter server`` with the extension, in a subprocess, on a free port."""
+
+    def __init__(self, folder: Path, env: dict[str, str], args: list[str] | None = None) -> None:
+        self.folder, self.port, self.token = folder, free_port(), secrets.token_hex(16)
+        self.root = folder / "root"
+        self.data = folder / "data"
+        self.root.mkdir(parents=True, exist_ok=True)
+        config_path = folder / "config-path"
+        (config_path / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
+        shutil.copy(ENABLE, config_path / "jupyter_server_config.d" / ENABLE.name)
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+        full_env.update({"JUPYTER_DATA_DIR": str(self.data), "JUPYTER_CONFIG_DIR": str(folder / "cfg"),
+                         "JUPYTER_CONFIG_PATH": str(config_path),
+                         "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), **env})
+        command = [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={self.port}",
+                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+                   f"--ServerApp.root_dir={self.root}", "--ServerApp.open_browser=False",
+                   "--allow-root", *(args or [])]
+        self.log = open(folder / "server.log", "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.http = httpx.Client(base_url=self.url, timeout=60,
+                                 headers={"Authorization": f"token {self.token}"})
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((folder / "server.log").read_text())
+            try:
+                if self.http.get("api/status").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(f"execplanner/{path}")
+
+    def post(self, path: str, doc: Any) -> httpx.Response:
+        return self.http.post(f"execplanner/{path}", json=doc)
+
+
+class Silent:
+    """A loopback port that accepts connections and never answers (a hub that hangs)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(64)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(RealHub.start, tmp_path_factory.mktemp(name), settings=HUB_SETTINGS)
+                   for name in ("lab-hub-a", "lab-hub-b")]
+        hubs = [f.result() for f in futures]
+    a, b = hubs
+    silent = Silent()
+    server = None
+    try:
+        env = {"JUPYTERHUB_API_URL": f"{a.url}/hub/api", "JUPYTERHUB_API_TOKEN": a.user_token("alice"),
+               "JUPYTERHUB_PUBLIC_HUB_URL": f"{a.url}/hub/"}
+        server = LabServer(tmp_path_factory.mktemp("lab-server"), env, ["--ExecPlannerLab.timeout=2"])
+        work = server.root / "work"
+        work.mkdir()
+        (work / "analysis.ipynb").write_text(NOTEBOOK)
+        (work / "requirements.txt").write_text(REQUIREMENTS)
+        (server.root / "alone.ipynb").write_text(NOTEBOOK)
+        yield {"a": a, "b": b, "silent": silent, "server": server}
+    finally:
+        if server is not None:
+            server.stop()
+        silent.close()
+        for hub in hubs:
+            hub.stop()
+
+
+@pytest.fixture
+def lab(world: dict[str, Any]) -> Iterator[LabServer]:
+    """The server with hubs B, slow (never answers) and down (nothing listens) added."""
+    server: LabServer = world["server"]
+    hubs = [("B", world["b"].url, world["b"].user_token("alice")), ("slow", world["silent"].url, "x"),
+            ("down", f"http://127.0.0.1:{free_port()}/", "x")]
+    for name, url, token in hubs:
+        assert server.post("hubs", {"name": name, "url": url, "token": token}).status_code == 201
+    yield server
+    for name, _url, _token in hubs:
+        server.http.delete(f"execplanner/hubs/{name}")
+
+
+def ask(**change: Any) -> dict[str, Any]:
+    return {"hubs": ["this-hub", "B"], "path": "work/analysis.ipynb", "cores": {"min": 1, "max": 2},
+            "memory": {"min": 1}, "duration": 1800, "timeout": 2, **change}
+
+
+def test_hubs_are_kept_privately_and_tokens_never_shown(world: dict[str, Any]) -> None:
+    server: LabServer = world["server"]
+    a, b = world["a"], world["b"]
+    assert server.get("hubs").json() == {"hubs": [
+        {"name": "this-hub", "url": a.broker, "own": True, "has_token": True}]}
+    token = b.user_token("alice")
+    added = server.post("hubs", {"name": "B", "url": b.url, "token": token})
+    assert added.status_code == 201
+    assert added.json() == {"name": "B", "url": b.broker, "own": False, "has_token": True}
+    again = server.post("hubs", {"name": "B", "url": b.broker, "token": token})  # replaces it
+    assert again.status_code == 201
+    listed = server.get("hubs")
+    assert [h["name"] for h in listed.json()["hubs"]] == ["this-hub", "B"]
+    assert token not in listed.text and token not in added.text
+    assert a.user_token("alice") not in listed.text  # the server's own token neither
+
+    path = server.data / "execplanner" / "hubs.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())["hubs"] == [{"name": "B", "url": b.broker, "token": token}]
+
+    assert server.http.delete("execplanner/hubs/this-hub").status_code == 400
+    assert server.http.delete("execplanner/hubs/nope").status_code == 404
+    assert server.http.delete("execplanner/hubs/B").status_code == 204
+    assert [h["name"] for h in server.get("hubs").json()["hubs"]] == ["this-hub"]
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"url": "http://x/", "token": "t"}, "name"),
+        ({"name": "this-hub", "url": "http://x/", "token": "t"}, "name"),
+        ({"name": "x", "url": "not a url", "token": "t"}, "url"),
+        ({"name": "x", "url": "http://x/"}, "token"),
+    ],
+)
+def test_bad_hub_bodies(world: dict[str, Any], body: dict, field: str) -> None:
+    response = world["server"].post("hubs", body)
+    assert response.status_code == 400
+    assert response.json()["status"] == 400 and response.json()["message"].startswith(field)
+
+
+def test_not_json_is_400(world: dict[str, Any]) -> None:
+    response = world["server"].http.post("execplanner/hubs", content=b"{oops")
+    assert response.status_code == 400 and response.json()["message"].startswith("body")
+
+
+def test_ask_snapshots_the_notebook_and_asks_every_hub_at_once(lab: LabServer, world: dict) -> None:
+    started = time.monotonic()
+    response = lab.post("ask", ask(hubs=["this-hub", "B", "slow", "down"]))
+    took = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    answers = doc["answers"]
+    assert [a["hub"] for a in answers] == ["this-hub", "B", "slow", "down"]
+    by_hub = {a["hub"]: a for a in answers}
+    assert by_hub["this-hub"]["status"] == "YES" and by_hub["B"]["status"] == "YES"
+    assert by_hub["slow"]["status"] == "timeout" and by_hub["slow"]["offers"] == []
+    assert "timed out" in by_hub["slow"]["messages"][0]
+    assert by_hub["down"]["status"] == "error"
+    assert by_hub["this-hub"]["seconds"] < 2 and by_hub["B"]["seconds"] < 2
+    assert took < 2 + 2.5, f"the silent hub held the answer back for {took:.1f}s"
+
+    offer = by_hub["B"]["offers"][0]
+    assert offer["hub"] == "B" and offer["url"].startswith(world["b"].broker + "sessions/")
+    assert offer["profile"] == "Small server" and offer["cores"] >= 1 and offer["memory"] >= 1
+    assert offer["duration"] == 1800 and offer["preparing"] == 5 and offer["expires"]
+    assert by_hub["B"]["offerset"].startswith(world["b"].broker + "offersets/")
+
+    executable = doc["request"]["executable"]
+    assert executable["location"].startswith(world["a"].broker + "snapshots/")
+    assert executable["requirements"].startswith(world["a"].broker + "snapshots/")
+    with httpx.Client(timeout=30) as anonymous:  # another hub's server fetches it without a token
+        assert anonymous.get(executable["location"]).content == NOTEBOOK.encode()
+        assert anonymous.get(executable["requirements"]).text == REQUIREMENTS
+
+
+def test_a_notebook_without_requirements(lab: LabServer) -> None:
+    doc = lab.post("ask", ask(path="alone.ipynb", hubs=["this-hub"])).json()
+    assert "requirements" not in doc["request"]["executable"]
+    assert doc["answers"][0]["status"] == "YES"
+
+
+def test_no_answers_show_the_reasons(lab: LabServer) -> None:
+    doc = lab.post("ask", ask(cores={"min": 1000})).json()
+    for answer in doc["answers"]:
+        assert answer["status"] == "NO" and answer["offers"] == []
+        assert any("cores" in m for m in answer["messages"]), answer["messages"]
+
+
+def test_accept_show_list_and_cancel(lab: LabServer) -> None:
+    offer = lab.post("ask", ask(hubs=["B"])).json()["answers"][0]["offers"][0]
+    path = f"sessions/B/{offer['uuid']}"
+    accepted = lab.post(path, {"action": "accept"})
+    assert accepted.status_code == 200, accepted.text
+    session = accepted.json()
+    assert session["phase"] == "ACCEPTED" and session["progress"] == 10 and not session["terminal"]
+    assert session["hub"] == "B" and session["open_url"] is None and session["messages"]
+    shown = lab.get(path).json()
+    assert shown["uuid"] == offer["uuid"] and shown["phase"] == "ACCEPTED"
+
+    started = time.monotonic()
+    listing = lab.get("sessions").json()
+    assert time.monotonic() - started < 2 + 2.5
+    assert any(s["uuid"] == offer["uuid"] and s["hub"] == "B" for s in listing["sessions"])
+    assert all(s["phase"] != "OFFERED" for s in listing["sessions"])
+    assert {e["hub"] for e in listing["errors"]} == {"slow", "down"}
+
+    cancelled = lab.post(path, {"action": "cancel"}).json()
+    assert cancelled["phase"] == "CANCELLED" and cancelled["terminal"] and cancelled["progress"] == 10
+    again = lab.post(path, {"action": "accept"})
+    assert again.status_code == 409 and again.json()["message"].startswith("B: ")
+    assert lab.post(path, {"action": "launch"}).status_code == 400
+    assert lab.get("sessions/nope/x").status_code == 404
+    assert lab.get("sessions/B/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert lab.get("sessions/slow/00000000-0000-0000-0000-000000000000").status_code == 502
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"hubs": []}, "hubs"),
+        ({"hubs": ["nope"]}, "hubs"),
+        ({"path": "work/analysis.py"}, "path"),
+        ({"cores": {"min": 0}}, "cores.min"),
+        ({"memory": "lots"}, "memory.min"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
+def test_bad_ask_bodies(world: dict[str, Any], change: dict, field: str) -> None:
+    response = world["server"].post("ask", ask(**change))
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(field)
+
+
+def test_missing_notebook_is_404(world: dict[str, Any]) -> None:
+    response = world["server"].post("ask", ask(path="work/missing.ipynb", hubs=["this-hub"]))
+    assert response.status_code == 404 and "path" in response.json()["message"]
+
+
+def test_without_a_hub_there_is_no_own_hub_and_no_ask(tmp_path: Path) -> None:
+    server = LabServer(tmp_path, {})
+    try:
+        assert server.get("hubs").json() == {"hubs": []}
+        (server.root / "a.ipynb").write_text(NOTEBOOK)
+        server.post("hubs", {"name": "x", "url": "http://127.0.0.1:9/", "token": "t"})
+        response = server.post("ask", ask(hubs=["x"], path="a.ipynb"))
+        assert response.status_code == 400 and "JupyterHub" in response.json()["message"]
+        assert httpx.get(server.url + "execplanner/hubs").status_code == 403  # no token: refused
+    finally:
+        server.stop()

@@ -1,0 +1,105 @@
+"""The preload places an offer's data: a read-only link for local data, a download with progress for
+staged data, and a failed transfer fails the start with the reason (reported to the broker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from loopback import Loopback
+
+from jupyterhub_execplanner import launch
+from jupyterhub_execplanner.launch import DataItem, LaunchSpec
+from jupyterhub_execplanner.singleuser import preload
+from jupyterhub_execplanner.singleuser.plan import PreloadPlan
+
+SESSION = "5a1d0c3e-0000-4000-8000-000000000001"
+SIZE = 3_000_000
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Loopback]:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "big.fits").write_bytes(b"\x01" * SIZE)
+    server = Loopback(tmp_path / "site")
+    yield server
+    server.close()
+
+
+def run(tmp_path: Path, site: Loopback, *data: DataItem) -> tuple[subprocess.CompletedProcess[str], Path]:
+    spec = LaunchSpec(session=SESSION, owner="alice", server_name=launch.server_name_for(SESSION),
+                      profile="small", cores=1, memory=1, end="2030-01-01T00:00:00Z", data=data)
+    plan = PreloadPlan(spec=spec, report_url=f"{site.url}/progress", report_token="t", timeout=10,
+                       root_dir=str(tmp_path / "home"))
+    env = {**os.environ, launch.PRELOAD_ENV: plan.to_json()}
+    done = subprocess.run([sys.executable, "-m", "jupyterhub_execplanner.singleuser", "--", sys.executable,
+                           "-c", "print('STARTED')"], env=env, capture_output=True, text=True, timeout=120)
+    return done, tmp_path / "home" / launch.session_folder(spec)
+
+
+def test_local_link_and_staged_download(tmp_path: Path, site: Loopback) -> None:
+    held = tmp_path / "disk" / "survey"
+    held.mkdir(parents=True)
+    (held / "cat.fits").write_text("local copy")
+    done, folder = run(
+        tmp_path, site,
+        DataItem("survey", f"{site.url}/survey/cat.fits", "local", "input/survey", str(held / "cat.fits"),
+                 0, 0.0, "survey"),
+        DataItem("big", f"{site.url}/big.fits", "stage", "data/big", None, SIZE, 1.0),
+    )
+    assert done.returncode == 0 and "STARTED" in done.stdout, done.stderr
+    link = folder / "input" / "survey"
+    assert link.is_symlink() and os.readlink(link) == str(held / "cat.fits")
+    assert (folder / "data" / "big").stat().st_size == SIZE and not (folder / "data" / "big.part").exists()
+    messages = site.messages()
+    assert f"data 'survey' is local: linked read-only at input/survey -> {held / 'cat.fits'}" in messages
+    assert f"downloading data 'big' (3 MB) from {site.url}/big.fits into data/big" in messages
+    assert any(m.startswith("downloaded data 'big': 3 MB in ") for m in messages)
+    assert not any(r["failed"] for r in site.reports)
+
+
+def test_progress_reports_count_the_bytes(tmp_path: Path, site: Loopback,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def info(self, message: str) -> None:
+            self.lines.append(message)
+
+    monkeypatch.setattr(preload, "PROGRESS_EVERY", 0.0)  # a report at every chunk
+    recorder = Recorder()
+    spec = LaunchSpec(session=SESSION, owner="alice", server_name="ep-x", profile="small", cores=1,
+                      memory=1, end="2030-01-01T00:00:00Z")
+    plan = PreloadPlan(spec=spec, timeout=10)
+    item = DataItem("big", f"{site.url}/big.fits", "stage", "data/big", None, SIZE, 1.0)
+    preload._placed(plan, tmp_path, item, recorder)  # type: ignore[arg-type]
+    progress = [m for m in recorder.lines if m.endswith("downloaded") and "of 3 MB" in m]
+    assert progress and progress[-1] == "data 'big': 3 MB of 3 MB downloaded"
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (DataItem("gone", "{url}/missing.fits", "stage", "data/gone", None, 10, 0.0),
+         "the data resource 'gone' at {url}/missing.fits could not be fetched: HTTP 404"),
+        (DataItem("survey", None, "local", "data/survey", "/nonexistent/survey", 0, 0.0, "survey"),
+         "data 'survey': the platform's copy at /nonexistent/survey (collection survey) is not on this "
+         "server"),
+        (DataItem("evil", "{url}/big.fits", "stage", "../../escape", None, 10, 0.0),
+         "the data mount '../../escape' is not a path inside the session's folder"),
+    ],
+)
+def test_failed_transfer_fails_the_start_with_the_reason(tmp_path: Path, site: Loopback, item: DataItem,
+                                                         reason: str) -> None:
+    location = item.location.format(url=site.url) if item.location else None
+    fixed = DataItem(item.name, location, item.mode, item.mount, item.source, item.size, item.seconds,
+                     item.collection)
+    done, _ = run(tmp_path, site, fixed)
+    assert done.returncode == 1 and "STARTED" not in done.stdout
+    [failure] = [r for r in site.reports if r["failed"]]
+    assert failure["level"] == "ERROR" and reason.format(url=site.url) in failure["message"]
