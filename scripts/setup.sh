@@ -9,11 +9,18 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
-
 if ! command -v npm >/dev/null; then
-  echo "npm is needed for configurable-http-proxy: install Node.js 18 or newer (apt-get install nodejs npm)" >&2
+  echo "npm is needed for configurable-http-proxy and the JupyterLab panel: install Node.js 20.19 or newer" >&2
   exit 1
 fi
+# The JupyterLab panel (labextension/): its npm packages, installed again only when package-lock.json
+# changed. The editable install below then builds the panel when its sources are newer than the build
+# (hatch-jupyter-builder) and copies it where JupyterLab finds it (share/jupyter/labextensions).
+if [ ! -f labextension/node_modules/.package-lock.json ] \
+  || [ labextension/package-lock.json -nt labextension/node_modules/.package-lock.json ]; then
+  (cd labextension && npm ci --no-audit --no-fund --loglevel=error)
+fi
+.venv/bin/python -m pip install --quiet -e ".[test]"
+
 (cd tools && npm ci --no-audit --no-fund --loglevel=error)
-echo "setup: done (.venv, tools/node_modules)"
+echo "setup: done (.venv, tools/node_modules, labextension/node_modules)"

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-browser.sh
 export PATH="$PWD/tools/node_modules/.bin:$PWD/.venv/bin:$PATH"
 ruff check jupyterhub_execplanner tests benchmarks examples
+(cd labextension && npm test)
 status=0
 python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

@@ -1,0 +1,124 @@
+"""Costs and data proximity: prices per profile, the data collections this platform holds, and
+the rules and figures for data it must download. See docs/data-and-costs.md.
+
+A part of :class:`~.settings.ExecPlanner`: set these as ``c.ExecPlanner.<name>`` or as keyword arguments
+of ``setup_execplanner``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traitlets import Dict, Float, List, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+from .traits import CONFIG_SECTION
+
+
+class DataSettings(Configurable):
+    # -- costs and data proximity (issue 6; see docs/data-and-costs.md) ----------------------------------
+    # Read by the service (prices, planning) and by the pre-spawn hook (data_collections' volumes).
+
+    prices = Dict(
+        help="""
+        Prices per profile, keyed by profile slug, ``"*"`` for every profile without its own:
+        ``{"*": {"core_hour": 0.05, "gib_hour": 0.01, "gpu_hour": 1.5, "currency": "EUR",
+        "kwh_per_core_hour": 0.01, "kwh_per_gib_hour": 0.0004, "kwh_per_gpu_hour": 0.3,
+        "carbon_per_kwh": 250}}``. Every offer then quotes ``costs``: money
+        (``urn:ivoa:calycopis:cost:monetary``, in ``currency``), energy
+        (``urn:ivoa:calycopis:cost:energy``, kWh) and carbon (``urn:ivoa:calycopis:cost:carbon``,
+        gCO2 = kWh x ``carbon_per_kwh``) for its cores, GiB and GPUs over its available duration.
+        Empty (the default): offers quote no costs, and a request that limits a cost is answered NO.
+        """,
+    ).tag(config=True)
+
+    data_collections = Dict(
+        help="""
+        The data this platform holds, by collection name: ``{"survey": {"path": "/data/survey",
+        "url_prefix": "https://archive.example.org/survey/", "ivoid_prefix": "ivo://example.org/survey",
+        "s3_bucket": "survey", "s3_prefix": "dr1/", "rucio_scope": "survey",
+        "volume": {"persistentVolumeClaim": {"claimName": "survey"}}}}``. A data resource a rule
+        matches (URL prefixes also match an ObsCore ``access_url``) is local: linked read-only into the
+        session's folder from ``path`` plus what follows the prefix, with no download. ``path`` is where
+        the server sees the collection: on this host for a local process spawner (the link is only as
+        read-only as the files' permissions), in the pod for KubeSpawner, where the hook mounts
+        ``volume`` (a Kubernetes volume, without ``name``) read-only at ``path``.
+        """,
+    ).tag(config=True)
+
+    data_bandwidth = Dict(
+        help="""
+        The bandwidth from remote data sources, in bytes per second, by URL prefix (the longest
+        matching prefix wins): ``{"https://archive.example.org/": 30e6}``. Used to estimate how long a
+        download takes, which is added to the offer's preparation time.
+        """,
+    ).tag(config=True)
+
+    data_default_bandwidth = Float(
+        10e6,
+        help="Bytes per second from a source ``data_bandwidth`` does not name. Default: 10 MB/s.",
+    ).tag(config=True)
+
+    data_denied_sources = List(
+        Unicode(),
+        default_value=[],
+        help="""
+        Sources this hub never downloads data from: URL prefixes (``"http://insecure.example.org/"``)
+        or host patterns (``"*.example.net"``). A request that needs one is answered NO naming
+        ``data[i]`` and the rule. Local collections are not downloads and are not affected.
+        """,
+    ).tag(config=True)
+
+    data_allowed_sources = List(
+        Unicode(),
+        default_value=[],
+        help="""
+        When not empty, the only sources this hub downloads data from (URL prefixes or host
+        patterns, as ``data_denied_sources``, which still applies).
+        """,
+    ).tag(config=True)
+
+    data_s3_endpoint = Unicode(
+        "",
+        help="""
+        The HTTPS endpoint of public S3 buckets for S3 data resources that give no ``endpoint``
+        (``https://s3.example.org``): the object is downloaded from ``{endpoint}/{bucket}/{object}``.
+        """,
+    ).tag(config=True)
+
+    data_probe_timeout = Float(
+        5.0,
+        help="""
+        Seconds to wait for the size of remote data (an HTTP HEAD of each URL, asked concurrently
+        before planning) when the request does not give it. Unknown sizes add no time to the
+        offer. Default: 5 seconds.
+        """,
+    ).tag(config=True)
+
+    @validate("prices")
+    def _validate_prices(self, proposal: Any) -> dict:
+        from ..costs import parse_prices
+
+        try:
+            parse_prices(proposal.value, f"{CONFIG_SECTION}.prices")
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        return proposal.value
+
+    @validate("data_collections", "data_bandwidth")
+    def _validate_data(self, proposal: Any) -> dict:
+        from ..platform.datasets import parse_bandwidth, parse_collections
+
+        read = parse_collections if proposal.trait.name == "data_collections" else parse_bandwidth
+        try:
+            read(proposal.value, f"{CONFIG_SECTION}.{proposal.trait.name}")
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        return proposal.value
+
+    @validate("data_default_bandwidth", "data_probe_timeout")
+    def _validate_positive_float(self, proposal: Any) -> float:
+        if isinstance(proposal.value, bool) or not proposal.value > 0:
+            raise TraitError(
+                f"{CONFIG_SECTION}.{proposal.trait.name} must be a positive number, not {proposal.value!r}"
+            )
+        return float(proposal.value)

@@ -1,0 +1,113 @@
+/**
+ * The JSON shapes of the labserver REST API (docs/lab-panel.md, the "Run elsewhere" contract):
+ * what `execplanner/...` routes on the user's Jupyter server send and accept.
+ */
+
+/** A hub the user can ask; tokens never reach the browser. */
+export interface IHub {
+  name: string;
+  /** The broker URL, ending with "/". */
+  url: string;
+  /** The user's own hub (the one this server runs under). */
+  own: boolean;
+  has_token: boolean;
+}
+
+/** A cost or a metric figure on an offer (a min/max range with an optional unit). */
+export interface IFigure {
+  type: string;
+  min: number | null;
+  max: number | null;
+  unit?: string | null;
+  description?: string | null;
+}
+
+export interface IOffer {
+  hub: string;
+  uuid: string;
+  url: string;
+  profile: string;
+  cores: number;
+  /** GiB */
+  memory: number;
+  accelerators: Record<string, number>;
+  start: string;
+  /** seconds */
+  duration: number;
+  /** seconds */
+  preparing?: number;
+  expires: string;
+  costs: IFigure[];
+  metrics: IFigure[];
+  notes: string[];
+}
+
+export type AnswerStatus = 'YES' | 'NO' | 'timeout' | 'error';
+
+/** One hub's answer to an ask. */
+export interface IAnswer {
+  hub: string;
+  status: AnswerStatus;
+  seconds: number;
+  offerset: string | null;
+  messages: string[];
+  offers: IOffer[];
+}
+
+export interface IAskResponse {
+  answers: IAnswer[];
+  request?: unknown;
+}
+
+export interface ISession {
+  hub: string;
+  uuid: string;
+  url: string;
+  phase: string;
+  profile: string;
+  cores: number;
+  memory: number;
+  accelerators: Record<string, number>;
+  start: string;
+  duration: number;
+  expires: string;
+  messages: string[];
+  /** 0..100 */
+  progress: number;
+  open_url: string | null;
+  terminal: boolean;
+}
+
+export interface ISessionsResponse {
+  sessions: ISession[];
+  errors: { hub: string; message: string }[];
+}
+
+/** The request body of `POST execplanner/ask`. */
+export interface IAskBody {
+  hubs: string[];
+  path: string;
+  cores: { min: number; max: number };
+  memory: { min: number; max: number };
+  gpus: number;
+  duration: number;
+  start?: { earliest: string | null; latest: string | null };
+  timeout: number;
+}
+
+/**
+ * How the panel talks to the server: `request(endPoint, init)` answers the parsed JSON body
+ * (undefined for a 204) or throws an `APIError`. src/request.ts has the real one; tests pass a fake.
+ */
+export type RequestFunction = <T = unknown>(endPoint: string, init?: RequestInit) => Promise<T>;
+
+/** A failed call: `status` is the HTTP status (0 when the server could not be reached). */
+export class APIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+    this.name = 'APIError';
+  }
+}

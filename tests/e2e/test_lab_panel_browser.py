@@ -1,0 +1,218 @@
+"""End to end in a real browser: JupyterLab on hub A, the "Run elsewhere" panel asks hub A and hub B,
+accepts hub B's offer, follows its progress to AVAILABLE and opens the notebook running on hub B.
+
+Two real JupyterHubs with the broker, configurable-http-proxy and real single-user servers (JupyterLab
+with this package's lab extension and server extension, as installed by ``scripts/setup.sh``), driven
+by Debian's ``/usr/bin/chromium`` through Playwright. Screenshots of the offer table and the progress
+view are saved under ``$EXECPLANNER_ARTIFACTS`` (default ``artifacts/`` in the checkout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hubprocess import ROOT, RealHub
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+ARTIFACTS = Path(os.environ.get("EXECPLANNER_ARTIFACTS") or ROOT / "artifacts")
+MARKER = "print('hello from hub A, run on hub B')"
+
+PROFILE = [{"display_name": "Small", "slug": "small",
+            "kubespawner_override": {"cpu_guarantee": 1, "cpu_limit": 1, "mem_guarantee": "1G",
+                                     "mem_limit": "1G"}}]
+SETTINGS: dict[str, Any] = {
+    "profiles": PROFILE,
+    "capacity": {"default": {"cores": 4, "memory": 8}},
+    "offer_expiry": 300,
+    "prepare_time": 5,
+    "max_offers": 1,
+}
+# JupyterLab as the single-user UI
+LAB_CONFIG = """
+c.Spawner.default_url = "/lab"
+"""
+
+
+def notebook() -> str:
+    return json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+                   "outputs": [], "source": [MARKER]}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    })
+
+
+@pytest.fixture(scope="module")
+def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RealHub, RealHub]]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-browser.sh")
+    a = RealHub.start(tmp_path_factory.mktemp("lab-hub-a"), settings=SETTINGS, extra_config=LAB_CONFIG)
+    try:
+        b = RealHub.start(tmp_path_factory.mktemp("lab-hub-b"), settings=SETTINGS,
+                          extra_config=LAB_CONFIG)
+    except Exception:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+
+
+def start_server(hub: RealHub, user: str) -> None:
+    """Alice's default server on hub A, with her notebook and its requirements in her home."""
+    hub.user_token(user)
+    home = hub.folder / "home" / user
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "analysis.ipynb").write_text(notebook())
+    (home / "requirements.txt").write_text("# nothing beyond the base environment\n")
+    response = hub.api("POST", f"users/{user}/server")
+    assert response.status_code in (201, 202), response.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        server = (hub.api("GET", f"users/{user}").json().get("servers") or {}).get("")
+        if server and server.get("ready"):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{user}'s server on hub A did not become ready:\n{hub.log_tail()}")
+
+
+def login(page: Any, hub: RealHub, user: str) -> None:
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", "any")
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(re.compile(r".*/(hub/(home|spawn|spawn-pending)|user/).*"), timeout=30_000)
+
+
+def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    a, b = hubs
+    start_server(a, "alice")
+    b_token = b.user_token("alice")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    home = tempfile.mkdtemp(prefix="chromium-home-")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                         env={**os.environ, "HOME": home})
+            context = browser.new_context(viewport={"width": 1500, "height": 950})
+            context.set_default_timeout(30_000)
+            page = context.new_page()
+            try:
+                _drive(page, a, b, b_token, context, expect)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
+                raise
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect: Any) -> None:
+    login(page, a, "alice")
+    page.goto(f"{a.url}/user/alice/lab")
+    item = page.locator(".jp-DirListing-itemName", has_text="analysis.ipynb")
+    item.wait_for(timeout=60_000)
+
+    # right-click the notebook: "Run elsewhere…"
+    item.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Run elsewhere").click()
+    panel = page.locator("#execplanner-panel")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("ep-path")).to_contain_text("analysis.ipynb")
+
+    # her own hub is listed (and ticked) already; she adds hub B with a token that stays server-side
+    own = panel.locator('[data-testid="ep-hub"]').first
+    expect(own).to_be_visible()
+    own_name = own.get_attribute("data-hub")
+    assert own_name
+    expect(own.get_by_test_id("ep-hub-check")).to_be_checked()
+    panel.get_by_test_id("ep-add-name").fill("hub-b")
+    panel.get_by_test_id("ep-add-url").fill(b.url + "/")
+    panel.get_by_test_id("ep-add-token").fill(b_token)
+    panel.get_by_test_id("ep-add-submit").click()
+    row_b = panel.locator('[data-testid="ep-hub"][data-hub="hub-b"]')
+    expect(row_b).to_be_visible()
+    if not row_b.get_by_test_id("ep-hub-check").is_checked():
+        row_b.get_by_test_id("ep-hub-check").check()
+    assert b_token not in page.content(), "the token must not be sent back to the browser"
+
+    for field, value in (("ep-cores-min", "1"), ("ep-cores-max", "1"), ("ep-memory-min", "1"),
+                         ("ep-memory-max", "1"), ("ep-duration", "20")):
+        panel.get_by_test_id(field).fill(value)
+    panel.get_by_test_id("ep-ask").click()
+
+    offers = panel.get_by_test_id("ep-offers")
+    offer_b = offers.locator('[data-testid="ep-offer"][data-hub="hub-b"]')
+    offer_a = offers.locator(f'[data-testid="ep-offer"][data-hub="{own_name}"]')
+    expect(offer_b).to_have_count(1, timeout=30_000)
+    expect(offer_a).to_have_count(1)
+    expect(panel.locator('[data-testid="ep-answer"][data-hub="hub-b"]')).to_have_attribute(
+        "data-status", "YES")
+    panel.get_by_test_id("ep-sort").select_option("start")
+    offers.screenshot(path=str(ARTIFACTS / "lab-offers.png"))
+    page.screenshot(path=str(ARTIFACTS / "lab-panel-offers.png"))
+    uuid_b = offer_b.get_attribute("data-uuid")
+    assert uuid_b
+
+    # accept hub B's offer and follow its phases to AVAILABLE
+    offer_b.get_by_test_id("ep-accept").click()
+    progress = panel.get_by_test_id("ep-progress")
+    expect(progress).to_be_visible()
+    expect(progress).to_have_attribute("data-phase", re.compile("AVAILABLE|RUNNING"), timeout=120_000)
+    expect(progress.locator("progress")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "lab-progress.png"))
+    open_link = progress.get_by_test_id("ep-open")
+    expect(open_link).to_be_visible()
+    href = open_link.get_attribute("href")
+    assert href and href.startswith(b.url + "/user/alice/"), href
+
+    # hub B's broker agrees: her session there is AVAILABLE (or RUNNING) on a named server
+    session = httpx.get(f"{b.broker}sessions/{uuid_b}", timeout=30,
+                        headers={"Authorization": f"token {b_token}"}).json()
+    assert session["phase"] in ("AVAILABLE", "RUNNING"), session
+    servers = b.api("GET", "users/alice").json()["servers"]
+    assert any(name.startswith("ep-") and s.get("ready") for name, s in servers.items()), servers
+
+    # "Open": log in to hub B in the same browser and see the notebook running there
+    other = context.new_page()
+    login(other, b, "alice")
+    other.goto(href)
+    cell = other.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea")
+    expect(cell.first).to_contain_text("hello from hub A", timeout=90_000)
+    assert other.url.startswith(b.url + "/user/alice/ep-"), other.url
+    other.screenshot(path=str(ARTIFACTS / "lab-opened-on-hub-b.png"))
+    other.close()
+
+    # "My sessions" lists it with its phase; cancel it from the panel
+    panel.get_by_test_id("ep-tab-sessions").click()
+    listed = panel.locator(f'[data-testid="ep-session"][data-hub="hub-b"][data-uuid="{uuid_b}"]')
+    expect(listed).to_have_attribute("data-phase", re.compile("AVAILABLE|RUNNING"), timeout=30_000)
+    panel.get_by_test_id("ep-tab-ask").click()
+    panel.get_by_test_id("ep-cancel").click()
+    expect(progress).to_have_attribute("data-phase", re.compile("RELEASING|CANCELLED|COMPLETED"),
+                                       timeout=60_000)
+    final = httpx.get(f"{b.broker}sessions/{uuid_b}", timeout=30,
+                      headers={"Authorization": f"token {b_token}"}).json()
+    assert final["phase"] in ("RELEASING", "CANCELLED", "COMPLETED"), final
