@@ -15,7 +15,11 @@ state = os.environ.get("EXECPLANNER_STATE_DIR", os.path.join(here, "..", ".cache
 os.makedirs(state, exist_ok=True)
 
 c.JupyterHub.ip = os.environ.get("EXECPLANNER_HUB_IP", "127.0.0.1")
-c.JupyterHub.port = int(os.environ.get("EXECPLANNER_HUB_PORT", "8000"))
+c.JupyterHub.port = port = int(os.environ.get("EXECPLANNER_HUB_PORT", "8000"))
+# the hub's own and the proxy's API ports follow the public one, so a second local hub
+# (EXECPLANNER_HUB_PORT=8001) does not collide with the first: 8081 and 9001 for port 8000
+c.JupyterHub.hub_port = port + 81
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 1001}"
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "jupyterhub-proxy.pid")

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .client import HubAnswer
+from .model.lookup import dig as _get
 
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 TERMINAL_PHASES = frozenset({"REJECTED", "EXPIRED", "COMPLETED", "FAILED", "CANCELLED"})
@@ -47,13 +48,6 @@ class UsageError(Exception):
 
 # -- small formatters -----------------------------------------------------------------------------
 
-
-def _get(doc: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(key)
-    return doc
 
 
 def short_uuid(uuid: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..model.codec import BodyError, load_json
 from .hubs import FieldError
 from .lab import Lab, LabError
 
@@ -31,10 +32,13 @@ class LabHandler(APIHandler):
         return f"{scheme}://{self.request.host}"
 
     def json_body(self) -> Any:
+        """The body as JSON, with the broker's limits on nesting (a hostile body is a 400, not a 500)."""
         try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as e:
-            raise web.HTTPError(400, f"body: not JSON ({e}); send a JSON object.") from e
+            return load_json((self.request.body or b"null").decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise web.HTTPError(400, f"body: not UTF-8 ({e}); send a JSON object.") from e
+        except BodyError as e:
+            raise web.HTTPError(e.status, f"body: {e}; send a JSON object.") from e
 
     def reply(self, doc: Any, status: int = 200) -> None:
         self.set_status(status)

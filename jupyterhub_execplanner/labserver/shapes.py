@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from .. import launch
 from ..client import HubAnswer
+from ..model.lookup import dig as _get
 from ..model.schedule import parse_duration
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "EXPIRED"})
@@ -38,13 +39,6 @@ PROGRESS_KINDS = frozenset({f"{_K}hub-progress", f"{_K}preload"})
 READY_KINDS = frozenset({f"{_K}server-ready", f"{_K}server-active"})
 WAITING_KIND = f"{_K}waiting"
 
-
-def _get(doc: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(key)
-    return doc
 
 
 def _number(value: Any) -> float | int | None:

@@ -34,6 +34,7 @@ from .fields import (
     type_name,
     utc,
 )
+from .lookup import dig as _get
 from .messages import Message
 from .request import (
     AcceleratorRequest,
@@ -274,17 +275,6 @@ def _storage(r: Reader, value: Any, named: list[tuple[str, str | None]]) -> list
 def _first_url(*candidates: Any) -> str | None:
     return next((c.strip() for c in candidates if isinstance(c, str) and c.strip()), None)
 
-
-def _get(value: Any, *keys: Any) -> Any:
-    """``value[k1][k2]…`` through mappings and lists, or None."""
-    for key in keys:
-        if isinstance(key, int) and isinstance(value, list) and len(value) > key:
-            value = value[key]
-        elif isinstance(value, Mapping) and not isinstance(key, int):
-            value = value.get(key)
-        else:
-            return None
-    return value
 
 
 def data_location(kind: str, item: Mapping[str, Any]) -> str | None:

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 from ..costs import DATA_BYTES, DATA_LOCAL, DATA_TIME
 from ..model import kinds as K
 from ..model import messages as msg
+from ..model.lookup import dig as _get
 from ..model.messages import Message
 from ..model.offer import DataPlacement, Figure
 from ..model.request import DataSpec, ExecutionRequest
@@ -170,17 +171,6 @@ def parse_bandwidth(value: Any, setting: str = "ExecPlanner.data_bandwidth") -> 
 
 # -- one data resource ------------------------------------------------------------------------------
 
-
-def _get(item: Mapping[str, Any], *keys: Any) -> Any:
-    value: Any = item
-    for key in keys:
-        if isinstance(key, int) and isinstance(value, list | tuple) and len(value) > key:
-            value = value[key]
-        elif isinstance(value, Mapping) and not isinstance(key, int):
-            value = value.get(key)
-        else:
-            return None
-    return value
 
 
 def _text(value: Any) -> str | None:

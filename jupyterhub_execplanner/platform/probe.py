@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import httpx
 
+from ..client import tls_context
 from .datasets import Probe
 
 USER_AGENT = "jupyterhub-execplanner-probe"
@@ -38,7 +39,8 @@ async def probe_sizes(urls: Iterable[str], *, timeout: float = 5.0) -> dict[str,
     if not wanted:
         return {}
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT}
+        timeout=timeout, follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT},
+        verify=tls_context(),
     ) as client:
         found = await asyncio.gather(*(probe_one(client, url, timeout) for url in wanted))
     return dict(zip(wanted, found, strict=True))

@@ -232,3 +232,19 @@ def test_aggregators_listing_each_other_do_not_loop(hubs: dict[str, Any]) -> Non
     offerset = response.json()
     assert offerset["offers"] and all(o["meta"]["url"].startswith(a.broker) for o in offerset["offers"])
     assert "urn:execplanner:federation-hop-limit" in kinds(offerset)
+
+
+@pytest.mark.parametrize("via, timeout", [
+    ("," * 5000, "nan"),
+    ("x" * 8000, "-1"),
+    ("a b c;\u00e9,<script>", "1e308"),
+    (",".join(f"id{i}" for i in range(500)), "abc"),
+    ("", "0"),
+])
+def test_hostile_federation_headers_never_give_5xx(hubs: dict[str, Any], via: str, timeout: str) -> None:
+    a = hubs["a"]
+    frank = Broker(a.broker, a.user_token("frank"))
+    headers = {"X-Execplanner-Via": via.encode(), "X-Execplanner-Timeout": timeout}  # raw UTF-8 bytes
+    response, elapsed = timed_post(frank, "requests", request(), headers=headers)
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["result"] in ("YES", "NO") and elapsed < A_TIMEOUT + MARGIN, elapsed

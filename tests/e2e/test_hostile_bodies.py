@@ -7,39 +7,16 @@ import random
 
 import pytest
 from brokers import Broker
+from hostile import HOSTILE
 from requests_lib import notebook
 
 pytestmark = pytest.mark.e2e
-
-BILLION_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]"
-       for i in range(8)]
-)
-
-HOSTILE = {
-    "invalid-yaml": ("application/yaml", b"executable: [unclosed\n  - : :"),
-    "invalid-json": ("application/json", b'{"executable": '),
-    "alias-bomb": ("application/yaml", BILLION_LAUGHS.encode()),
-    "python-tag": ("application/yaml", b"!!python/object/apply:os.system ['echo pwned']"),
-    "deep-json": ("application/json", b"[" * 100_000 + b"]" * 100_000),
-    "deep-yaml": ("application/yaml", b"a: " + b"[" * 50_000 + b"]" * 50_000),
-    "twenty-mb": ("application/json", b'{"pad": "' + b"x" * (20 * 1024 * 1024) + b'"}'),
-    "not-utf8": ("application/json", b'{"executable": "\xff\xfe"}'),
-    "empty": ("application/json", b""),
-    "scalar": ("application/json", b"42"),
-    "list": ("application/json", b"[1, 2, 3]"),
-    "null": ("application/yaml", b"~"),
-    "xml": ("application/xml", b"<offers-request/>"),
-    "two-yaml-docs": ("application/yaml", b"a: 1\n---\nb: 2\n"),
-}
-
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_body_gets_4xx_or_no(alice: Broker, name: str) -> None:
     content_type, body = HOSTILE[name]
     offer = alice.post("requests", json=notebook()).json()["offers"][0]["meta"]["uuid"]
-    for path in ("requests", "direct", "request", f"sessions/{offer}", f"offers/{offer}"):
+    for path in ("requests", "direct", "request", f"sessions/{offer}", f"offers/{offer}", "snapshots"):
         response = alice.post(path, content=body,
                               headers={"Content-Type": content_type, "Accept": "application/json"})
         assert response.status_code < 500, (path, response.status_code, response.text[:300])
@@ -48,7 +25,7 @@ def test_hostile_body_gets_4xx_or_no(alice: Broker, name: str) -> None:
             assert answer.get("result", answer.get("response", {}).get("result")) == "NO"
         elif response.status_code not in (400, 413, 415):
             pytest.fail(f"{path}: unexpected {response.status_code}")
-        elif path.startswith(("sessions/", "offers/")):
+        elif path.startswith(("sessions/", "offers/", "snapshots")):
             assert response.json()["message"], "every 4xx says what is wrong"
         elif path == "direct" and "phase" in response.json():
             failed = response.json()  # direct's own answer for a request with no offer

@@ -42,6 +42,11 @@ SETTINGS: dict[str, Any] = {
     "prepare_time": 5,
     "max_offers": 1,
 }
+# the two hubs charge differently, so the cost column has something to compare
+PRICES_A = {"*": {"core_hour": 0.12, "gib_hour": 0.01, "currency": "EUR", "kwh_per_core_hour": 0.012,
+                  "carbon_per_kwh": 300}}
+PRICES_B = {"*": {"core_hour": 0.05, "gib_hour": 0.005, "currency": "EUR", "kwh_per_core_hour": 0.01,
+                  "carbon_per_kwh": 50}}
 # JupyterLab as the single-user UI
 LAB_CONFIG = """
 c.Spawner.default_url = "/lab"
@@ -62,9 +67,10 @@ def notebook() -> str:
 def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RealHub, RealHub]]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-browser.sh")
-    a = RealHub.start(tmp_path_factory.mktemp("lab-hub-a"), settings=SETTINGS, extra_config=LAB_CONFIG)
+    a = RealHub.start(tmp_path_factory.mktemp("lab-hub-a"), settings={**SETTINGS, "prices": PRICES_A},
+                      extra_config=LAB_CONFIG)
     try:
-        b = RealHub.start(tmp_path_factory.mktemp("lab-hub-b"), settings=SETTINGS,
+        b = RealHub.start(tmp_path_factory.mktemp("lab-hub-b"), settings={**SETTINGS, "prices": PRICES_B},
                           extra_config=LAB_CONFIG)
     except Exception:
         a.stop()
@@ -92,6 +98,14 @@ def start_server(hub: RealHub, user: str) -> None:
             return
         time.sleep(0.25)
     raise AssertionError(f"{user}'s server on hub A did not become ready:\n{hub.log_tail()}")
+
+
+def dismiss_news(page: Any) -> None:
+    """Close JupyterLab's "notify me of Jupyter news?" toast, if it is up, before a screenshot."""
+    toast = page.locator(".Toastify__toast").filter(has_text="Jupyter news")
+    if toast.count():
+        toast.get_by_role("button", name="No", exact=True).click()
+        toast.wait_for(state="detached", timeout=5_000)
 
 
 def login(page: Any, hub: RealHub, user: str) -> None:
@@ -170,7 +184,12 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect
     expect(offer_a).to_have_count(1)
     expect(panel.locator('[data-testid="ep-answer"][data-hub="hub-b"]')).to_have_attribute(
         "data-status", "YES")
-    panel.get_by_test_id("ep-sort").select_option("start")
+    # both offers quote their price; sorted by cost, hub B's cheaper offer comes first
+    expect(offer_b).to_contain_text("EUR")
+    expect(offer_a).to_contain_text("EUR")
+    panel.get_by_test_id("ep-sort").select_option("cost")
+    expect(offers.locator('[data-testid="ep-offer"]').first).to_have_attribute("data-hub", "hub-b")
+    dismiss_news(page)
     offers.screenshot(path=str(ARTIFACTS / "lab-offers.png"))
     page.screenshot(path=str(ARTIFACTS / "lab-panel-offers.png"))
     uuid_b = offer_b.get_attribute("data-uuid")
@@ -182,6 +201,7 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect
     expect(progress).to_be_visible()
     expect(progress).to_have_attribute("data-phase", re.compile("AVAILABLE|RUNNING"), timeout=120_000)
     expect(progress.locator("progress")).to_be_visible()
+    dismiss_news(page)
     page.screenshot(path=str(ARTIFACTS / "lab-progress.png"))
     open_link = progress.get_by_test_id("ep-open")
     expect(open_link).to_be_visible()

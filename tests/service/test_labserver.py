@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from brokers import E2E_SETTINGS
+from hostile import HOSTILE
 from hubprocess import RealHub, free_port
 
 HUB_SETTINGS = {**E2E_SETTINGS, "offer_expiry": 120}
@@ -293,3 +294,16 @@ def test_without_a_hub_there_is_no_own_hub_and_no_ask(tmp_path: Path) -> None:
         assert httpx.get(server.url + "execplanner/hubs").status_code == 403  # no token: refused
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_bodies_get_a_4xx_that_says_why(world: dict[str, Any], name: str) -> None:
+    content_type, body = HOSTILE[name]
+    server: LabServer = world["server"]
+    before = server.get("hubs").json()
+    for path in ("hubs", "ask", "sessions/this-hub/00000000-0000-0000-0000-000000000000"):
+        response = server.http.post(f"execplanner/{path}", content=body,
+                                    headers={"Content-Type": content_type})
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:300])
+        assert response.json()["message"], (path, "every 4xx says what is wrong")
+    assert server.get("hubs").json() == before, "no hub was added, changed or lost"
