@@ -3,6 +3,11 @@
 # test tools, and the npm configurable-http-proxy the hub uses. Safe to run again (it is quick then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# one setup at a time: two hubs started together (scripts/hub.sh twice) would race on pip and npm
+if command -v flock >/dev/null; then
+  exec 9>.setup.lock
+  flock 9
+fi
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
