@@ -7,9 +7,11 @@ Pure functions: :func:`parse_ask` raises :class:`~.hubs.FieldError` naming the f
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..model import kinds as K
 from ..model.schedule import format_duration, format_instant, parse_instant
@@ -18,6 +20,20 @@ from .hubs import FieldError
 DEFAULT_DURATION = 3600
 MAX_TIMEOUT = 120.0
 GPU_RESOURCE = "nvidia.com/gpu"
+MAX_DATA = 20
+DATA_FOLDER = "/data"
+DATA_FORMS = ("location", "ivoid", "s3", "rucio")
+_DATA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One data resource the notebook needs: ``form`` is one of :data:`DATA_FORMS` and ``value``
+    the URL or ivoid (a string) or the ``{bucket, key}`` / ``{scope, name}`` of an S3 or Rucio object."""
+
+    name: str
+    form: str
+    value: str | tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,7 @@ class Ask:
     earliest: datetime | None
     latest: datetime | None
     timeout: float
+    data: tuple[DataItem, ...] = ()
 
 
 def _positive_int(value: Any, field: str, minimum: int = 1) -> int:
@@ -62,6 +79,74 @@ def _instant(value: Any, field: str) -> datetime | None:
         return parse_instant(value)
     except ValueError as e:
         raise FieldError(f"{field} {value!r} is not an ISO 8601 instant like 2026-11-24T15:00:00Z.") from e
+
+
+def _text(value: Any, field: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(f"{field} is missing: give {what}.")
+    if len(value) > 2000:
+        raise FieldError(f"{field} is longer than 2000 characters: give {what}.")
+    return value.strip()
+
+
+def _pair(value: Any, field: str, keys: tuple[str, str], example: str) -> tuple[str, str]:
+    if not isinstance(value, dict):
+        raise FieldError(f"{field} must be an object like {example}.")
+    first = _text(value.get(keys[0]), f"{field}.{keys[0]}", f"the {keys[0]}, as in {example}")
+    second = _text(value.get(keys[1]), f"{field}.{keys[1]}", f"the {keys[1]}, as in {example}")
+    return first, second
+
+
+def _data_item(item: Any, where: str) -> DataItem:
+    if not isinstance(item, dict):
+        raise FieldError(f'{where} must be an object like {{"name": "survey", "location": "https://…"}}.')
+    name = item.get("name")
+    if not isinstance(name, str) or not _DATA_NAME.fullmatch(name):
+        raise FieldError(f"{where}.name must be 1 to 64 letters, digits, '-', '_' or '.' (not starting "
+                         f"with '-' or '.'), not {name!r}; it names the folder /data/<name>.")
+    forms = [f for f in DATA_FORMS if item.get(f) is not None]
+    if len(forms) != 1:
+        raise FieldError(f"{where} must have exactly one of location (an http(s) URL), ivoid (ivo://…), "
+                         f"s3 ({{bucket, key}}) or rucio ({{scope, name}}); it has "
+                         f"{', '.join(forms) or 'none'}.")
+    form = forms[0]
+    field = f"{where}.{form}"
+    value: str | tuple[str, str]
+    if form == "location":
+        value = _text(item[form], field, "the http(s) URL of the data")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FieldError(f"{field} {value!r} is not an http(s) URL: give e.g. "
+                             "https://archive.example.org/survey/cat.fits.")
+    elif form == "ivoid":
+        value = _text(item[form], field, "an IVOA identifier")
+        if not value.lower().startswith("ivo://") or len(value) <= len("ivo://"):
+            raise FieldError(f"{field} {value!r} is not an IVOA identifier: give e.g. "
+                             "ivo://example.org/survey?dr1/cat.fits.")
+    elif form == "s3":
+        value = _pair(item[form], field, ("bucket", "key"), '{"bucket": "survey", "key": "dr1/cat.fits"}')
+        if "/" in value[0]:
+            raise FieldError(f"{field}.bucket {value[0]!r} has a '/': give the bucket's name alone.")
+    else:
+        value = _pair(item[form], field, ("scope", "name"), '{"scope": "survey", "name": "cat.fits"}')
+    return DataItem(name, form, value)
+
+
+def parse_data(value: Any) -> tuple[DataItem, ...]:
+    """The ask's ``data``: at most :data:`MAX_DATA` resources with distinct names."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise FieldError('data must be a list like [{"name": "survey", "location": "https://…"}].')
+    if len(value) > MAX_DATA:
+        raise FieldError(f"data has {len(value)} items; ask for at most {MAX_DATA} data resources.")
+    items: list[DataItem] = []
+    for i, raw in enumerate(value):
+        item = _data_item(raw, f"data[{i}]")
+        if any(other.name == item.name for other in items):
+            raise FieldError(f"data[{i}].name {item.name!r} is used twice: give each resource its own name.")
+        items.append(item)
+    return tuple(items)
 
 
 def parse_ask(doc: Any, default_timeout: float) -> Ask:
@@ -97,7 +182,7 @@ def parse_ask(doc: Any, default_timeout: float) -> Ask:
         raise FieldError(f"timeout must be seconds between 0 and {MAX_TIMEOUT:g}, not {timeout!r}.")
     names = tuple(dict.fromkeys(hubs))  # asked once each, in the order given
     return Ask(names, path, _range(doc, "cores"), _range(doc, "memory"), gpus, duration,
-               earliest, latest, float(timeout))  # fmt: skip
+               earliest, latest, float(timeout), parse_data(doc.get("data")))  # fmt: skip
 
 
 def _window(ask: Ask, now: datetime) -> str | None:
@@ -107,6 +192,20 @@ def _window(ask: Ask, now: datetime) -> str | None:
     if ask.latest is None or ask.latest == earliest:
         return format_instant(earliest)
     return f"{format_instant(earliest)}/{format_instant(ask.latest)}"
+
+
+def data_resource(item: DataItem) -> dict[str, Any]:
+    """The v1.0 data resource of one ask ``data`` item."""
+    meta = {"name": item.name}
+    if item.form == "location":
+        return {"kind": K.kind_uri("data", K.SIMPLE_DATA), "meta": meta, "location": item.value}
+    if item.form == "ivoid":
+        return {"kind": K.kind_uri("data", K.IVOA_DATA), "meta": meta, "ivoa": {"ivoid": item.value}}
+    first, second = item.value
+    if item.form == "s3":
+        return {"kind": K.kind_uri("data", K.S3_DATA), "meta": meta, "bucket": first, "object": second}
+    return {"kind": K.kind_uri("data", K.RUCIO_DATA), "meta": meta,
+            "rucio": {"scope": first, "object": second}}
 
 
 def build_request(
@@ -130,13 +229,22 @@ def build_request(
         compute["accelerators"] = [
             {"resource": GPU_RESOURCE, "count": {"min": ask.gpus, "max": ask.gpus}}
         ]
+    if ask.data:  # each resource read-only at /data/<name>
+        compute["volumes"] = [
+            {"kind": K.kind_uri("volume", K.SIMPLE_VOLUME), "path": f"{DATA_FOLDER}/{d.name}",
+             "mode": "READONLY", "resource": d.name}
+            for d in ask.data
+        ]
     requested: dict[str, Any] = {"duration": format_duration(timedelta(seconds=ask.duration))}
     window = _window(ask, now)
     if window:
         requested["start"] = window
-    return {
+    request: dict[str, Any] = {
         "name": name,
         "executable": executable,
         "compute": compute,
         "schedule": {"requested": requested},
     }
+    if ask.data:
+        request["data"] = [data_resource(d) for d in ask.data]
+    return request

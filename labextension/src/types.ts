@@ -83,6 +83,18 @@ export interface ISessionsResponse {
   errors: { hub: string; message: string }[];
 }
 
+/**
+ * A data resource the notebook needs (`POST execplanner/ask` `data` items): a name (letters,
+ * digits, `-_.`; the resource appears read-only at `/data/<name>`) and exactly one of an http(s)
+ * `location`, an IVOA `ivoid`, an `s3` object or a `rucio` object.
+ */
+export type IDataItem = { name: string } & (
+  | { location: string }
+  | { ivoid: string }
+  | { s3: { bucket: string; key: string } }
+  | { rucio: { scope: string; name: string } }
+);
+
 /** The request body of `POST execplanner/ask`. */
 export interface IAskBody {
   hubs: string[];
@@ -93,6 +105,8 @@ export interface IAskBody {
   duration: number;
   start?: { earliest: string | null; latest: string | null };
   timeout: number;
+  /** the data resources, when the form names any */
+  data?: IDataItem[];
 }
 
 /**

@@ -163,6 +163,13 @@ function Field(props: {
   );
 }
 
+const DATA_PLACEHOLDER = [
+  'https://archive.example.org/survey/cat.fits',
+  'dr1=ivo://example.org/survey?dr1',
+  's3://bucket/path/object.fits',
+  'rucio:scope:name'
+].join('\n');
+
 function RequestForm({ model }: { model: ExecPlannerModel }): JSX.Element {
   return (
     <form
@@ -187,6 +194,18 @@ function RequestForm({ model }: { model: ExecPlannerModel }): JSX.Element {
           <Field model={model} field="startLatest" label="Start latest" testid="ep-start-latest" type="datetime-local" />
           <Field model={model} field="timeout" label="Wait per hub (s)" testid="ep-timeout" min={0} step="any" />
         </div>
+        <label className="jp-execplanner-field jp-execplanner-data">
+          <span>Data (one per line)</span>
+          <textarea
+            data-testid="ep-data"
+            rows={3}
+            spellCheck={false}
+            placeholder={DATA_PLACEHOLDER}
+            title="An https:// URL, ivo://…, s3://bucket/key or rucio:scope:name a line, optionally after name=; each appears read-only at /data/<name> on the hub"
+            value={model.form.data}
+            onChange={e => model.setField('data', e.currentTarget.value)}
+          />
+        </label>
       </fieldset>
       <button type="submit" className="jp-mod-styled jp-mod-accept" data-testid="ep-ask" disabled={model.asking}>
         {model.asking ? 'Asking…' : 'Ask'}

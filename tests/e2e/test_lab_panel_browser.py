@@ -1,5 +1,7 @@
-"""End to end in a real browser: JupyterLab on hub A, the "Run elsewhere" panel asks hub A and hub B,
-accepts hub B's offer, follows its progress to AVAILABLE and opens the notebook running on hub B.
+"""End to end in a real browser: JupyterLab on hub A, the "Run elsewhere" panel asks hub A and hub B
+for a notebook that needs a survey file, which hub A holds and hub B must download; the offers show
+the data's proximity and the cost, sort by either; it accepts hub B's offer, follows its progress to
+AVAILABLE (the file downloaded into the session's folder) and opens the notebook running on hub B.
 
 Two real JupyterHubs with the broker, configurable-http-proxy and real single-user servers (JupyterLab
 with this package's lab extension and server extension, as installed by ``scripts/setup.sh``), driven
@@ -22,6 +24,9 @@ from typing import Any
 import httpx
 import pytest
 from hubprocess import ROOT, RealHub
+from loopback import Loopback
+
+from jupyterhub_execplanner import launch
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +52,9 @@ PRICES_A = {"*": {"core_hour": 0.12, "gib_hour": 0.01, "currency": "EUR", "kwh_p
                   "carbon_per_kwh": 300}}
 PRICES_B = {"*": {"core_hour": 0.05, "gib_hour": 0.005, "currency": "EUR", "kwh_per_core_hour": 0.01,
                   "carbon_per_kwh": 50}}
+# the survey file: hub A holds it (a data collection), hub B downloads it from the archive at 50 kB/s
+SURVEY = bytes(range(250)) * 600  # 150 kB: "150 kB, ~3 s" on hub B
+BANDWIDTH = 50_000
 # JupyterLab as the single-user UI
 LAB_CONFIG = """
 c.Spawner.default_url = "/lab"
@@ -64,14 +72,28 @@ def notebook() -> str:
 
 
 @pytest.fixture(scope="module")
-def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RealHub, RealHub]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
+    """The survey's archive: a loopback web site serving survey/cat.fits."""
+    folder = tmp_path_factory.mktemp("archive")
+    (folder / "survey").mkdir()
+    (folder / "survey" / "cat.fits").write_bytes(SURVEY)
+    server = Loopback(folder)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def hubs(tmp_path_factory: pytest.TempPathFactory, site: Loopback) -> Iterator[tuple[RealHub, RealHub]]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-browser.sh")
-    a = RealHub.start(tmp_path_factory.mktemp("lab-hub-a"), settings={**SETTINGS, "prices": PRICES_A},
-                      extra_config=LAB_CONFIG)
+    held = tmp_path_factory.mktemp("a-disk")
+    (held / "cat.fits").write_bytes(b"hub A's own copy")
+    collections = {"survey": {"path": str(held), "url_prefix": f"{site.url}/survey/"}}
+    a = RealHub.start(tmp_path_factory.mktemp("lab-hub-a"), extra_config=LAB_CONFIG,
+                      settings={**SETTINGS, "prices": PRICES_A, "data_collections": collections})
     try:
-        b = RealHub.start(tmp_path_factory.mktemp("lab-hub-b"), settings={**SETTINGS, "prices": PRICES_B},
-                          extra_config=LAB_CONFIG)
+        b = RealHub.start(tmp_path_factory.mktemp("lab-hub-b"), extra_config=LAB_CONFIG,
+                          settings={**SETTINGS, "prices": PRICES_B, "data_bandwidth": {site.url: BANDWIDTH}})
     except Exception:
         a.stop()
         raise
@@ -116,7 +138,7 @@ def login(page: Any, hub: RealHub, user: str) -> None:
     page.wait_for_url(re.compile(r".*/(hub/(home|spawn|spawn-pending)|user/).*"), timeout=30_000)
 
 
-def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub]) -> None:
+def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub], site: Loopback) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     a, b = hubs
@@ -133,7 +155,7 @@ def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub]) -> None:
             context.set_default_timeout(30_000)
             page = context.new_page()
             try:
-                _drive(page, a, b, b_token, context, expect)
+                _drive(page, a, b, b_token, f"{site.url}/survey/cat.fits", context, expect)
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
                 raise
@@ -143,7 +165,14 @@ def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub]) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect: Any) -> None:
+def data_cell(row: Any) -> Any:
+    """The offer row's Data cell (columns: hub, profile, cores, memory, accelerators, start, duration,
+    cost, data, expires in)."""
+    return row.locator("td").nth(8)
+
+
+def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, context: Any,
+           expect: Any) -> None:
     login(page, a, "alice")
     page.goto(f"{a.url}/user/alice/lab")
     item = page.locator(".jp-DirListing-itemName", has_text="analysis.ipynb")
@@ -175,6 +204,12 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect
     for field, value in (("ep-cores-min", "1"), ("ep-cores-max", "1"), ("ep-memory-min", "1"),
                          ("ep-memory-max", "1"), ("ep-duration", "20")):
         panel.get_by_test_id(field).fill(value)
+    # the notebook needs the survey: a bad line is refused in the panel, naming it
+    data = panel.get_by_test_id("ep-data")
+    data.fill(f"{survey}\nsurvey.fits")
+    panel.get_by_test_id("ep-ask").click()
+    expect(panel.get_by_test_id("ep-error")).to_contain_text("data line 2")
+    data.fill(survey)
     panel.get_by_test_id("ep-ask").click()
 
     offers = panel.get_by_test_id("ep-offers")
@@ -184,11 +219,21 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect
     expect(offer_a).to_have_count(1)
     expect(panel.locator('[data-testid="ep-answer"][data-hub="hub-b"]')).to_have_attribute(
         "data-status", "YES")
-    # both offers quote their price; sorted by cost, hub B's cheaper offer comes first
+    # both offers quote their price and how close the data is: hub A holds the survey, hub B must
+    # download it (its HEAD of the archive gave the size, its bandwidth setting the time)
     expect(offer_b).to_contain_text("EUR")
     expect(offer_a).to_contain_text("EUR")
-    panel.get_by_test_id("ep-sort").select_option("cost")
-    expect(offers.locator('[data-testid="ep-offer"]').first).to_have_attribute("data-hub", "hub-b")
+    expect(data_cell(offer_a)).to_have_text("local")
+    expect(data_cell(offer_b)).to_have_text("150 kB, ~3 s")
+    first = offers.locator('[data-testid="ep-offer"]').first
+    sort = panel.get_by_test_id("ep-sort")
+    # sorted by cost, hub B's cheaper offer comes first; by data proximity, hub A's
+    sort.select_option("cost")
+    expect(first).to_have_attribute("data-hub", "hub-b")
+    sort.select_option("proximity")
+    expect(first).to_have_attribute("data-hub", own_name)
+    sort.select_option("cost")
+    expect(first).to_have_attribute("data-hub", "hub-b")
     dismiss_news(page)
     offers.screenshot(path=str(ARTIFACTS / "lab-offers.png"))
     page.screenshot(path=str(ARTIFACTS / "lab-panel-offers.png"))
@@ -214,6 +259,11 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, context: Any, expect
     assert session["phase"] in ("AVAILABLE", "RUNNING"), session
     servers = b.api("GET", "users/alice").json()["servers"]
     assert any(name.startswith("ep-") and s.get("ready") for name, s in servers.items()), servers
+    # the survey was downloaded (from the archive, not hub A's copy) into the session's folder
+    folder = b.folder / "home" / "alice" / launch.SESSIONS_FOLDER / launch.server_name_for(uuid_b)
+    staged = folder / "data" / "cat.fits"
+    assert staged.is_file() and staged.read_bytes() == SURVEY
+    assert any("downloaded data 'cat.fits'" in m["message"] for m in session["meta"]["messages"]), session
 
     # "Open": log in to hub B in the same browser and see the notebook running there
     other = context.new_page()

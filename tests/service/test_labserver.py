@@ -22,8 +22,13 @@ import pytest
 from brokers import E2E_SETTINGS
 from hostile import HOSTILE
 from hubprocess import RealHub, free_port
+from loopback import Loopback
 
 HUB_SETTINGS = {**E2E_SETTINGS, "offer_expiry": 120}
+SURVEY = bytes(range(250)) * 400  # 100 kB on the archive site; hub A holds its own copy
+KINDS = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
+DATA_TYPES = ("urn:execplanner:metric:data-bytes", "urn:execplanner:metric:data-transfer-time",
+              "urn:execplanner:metric:data-local")
 NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# é"}],
                        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
 REQUIREMENTS = "numpy\n"
@@ -100,9 +105,19 @@ class Silent:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    archive = tmp_path_factory.mktemp("archive")
+    (archive / "survey").mkdir()
+    (archive / "survey" / "cat.fits").write_bytes(SURVEY)
+    site = Loopback(archive)
+    held = tmp_path_factory.mktemp("a-disk")
+    (held / "cat.fits").write_bytes(b"hub A's copy")
+    # hub A holds the survey (a data collection); hub B would download it, at 50 kB/s
+    settings = {"lab-hub-a": {**HUB_SETTINGS, "data_collections": {
+                    "survey": {"path": str(held), "url_prefix": f"{site.url}/survey/"}}},
+                "lab-hub-b": {**HUB_SETTINGS, "data_bandwidth": {site.url: 50_000}}}
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(RealHub.start, tmp_path_factory.mktemp(name), settings=HUB_SETTINGS)
-                   for name in ("lab-hub-a", "lab-hub-b")]
+        futures = [pool.submit(RealHub.start, tmp_path_factory.mktemp(name), settings=settings[name])
+                   for name in settings]
         hubs = [f.result() for f in futures]
     a, b = hubs
     silent = Silent()
@@ -116,11 +131,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         (work / "analysis.ipynb").write_text(NOTEBOOK)
         (work / "requirements.txt").write_text(REQUIREMENTS)
         (server.root / "alone.ipynb").write_text(NOTEBOOK)
-        yield {"a": a, "b": b, "silent": silent, "server": server}
+        yield {"a": a, "b": b, "silent": silent, "server": server, "site": site}
     finally:
         if server is not None:
             server.stop()
         silent.close()
+        site.close()
         for hub in hubs:
             hub.stop()
 
@@ -233,6 +249,42 @@ def test_no_answers_show_the_reasons(lab: LabServer) -> None:
         assert any("cores" in m for m in answer["messages"]), answer["messages"]
 
 
+def test_data_reaches_the_hubs_and_comes_back_as_proximity(lab: LabServer, world: dict) -> None:
+    url = f"{world['site'].url}/survey/cat.fits"
+    response = lab.post("ask", ask(data=[{"name": "survey", "location": url}]))
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["request"]["data"] == [{"kind": f"{KINDS}/data/simple-data-resource.yaml",
+                                       "meta": {"name": "survey"}, "location": url}]
+    assert doc["request"]["compute"]["volumes"] == [
+        {"kind": f"{KINDS}/volume/simple-volume-mount.yaml", "path": "/data/survey", "mode": "READONLY",
+         "resource": "survey"}]
+    by_hub = {a["hub"]: a for a in doc["answers"]}
+    assert by_hub["this-hub"]["status"] == "YES" and by_hub["B"]["status"] == "YES", by_hub
+
+    def metrics(offer: dict[str, Any]) -> dict[str, tuple[float, str]]:
+        return {m["type"]: (m["max"], m["unit"]) for m in offer["metrics"]}
+
+    local, remote = by_hub["this-hub"]["offers"][0], by_hub["B"]["offers"][0]
+    assert set(DATA_TYPES) <= set(metrics(local)) and set(DATA_TYPES) <= set(metrics(remote))
+    assert metrics(local)[DATA_TYPES[2]] == (1.0, "fraction")
+    assert metrics(local)[DATA_TYPES[0]] == (0.0, "bytes")
+    assert metrics(remote)[DATA_TYPES[2]] == (0.0, "fraction")
+    assert metrics(remote)[DATA_TYPES[0]] == (len(SURVEY), "bytes")  # hub B's HEAD of the site
+    assert metrics(remote)[DATA_TYPES[1]] == (2.0, "s")  # 100 kB at 50 kB/s
+    assert remote["preparing"] == 5 + 2
+    assert any("'survey' is local" in n for n in local["notes"]), local["notes"]
+    assert any("'survey' will be downloaded" in n for n in remote["notes"]), remote["notes"]
+
+    # an S3 object and a Rucio object that neither hub can reach: NO, naming data[0]
+    for item in ({"name": "obj", "s3": {"bucket": "nowhere", "key": "x.fits"}},
+                 {"name": "raw", "rucio": {"scope": "nowhere", "name": "raw.ms"}}):
+        answers = lab.post("ask", ask(data=[item])).json()["answers"]
+        for answer in answers:
+            assert answer["status"] == "NO", answer
+            assert any("data[0]" in m for m in answer["messages"]), answer["messages"]
+
+
 def test_accept_show_list_and_cancel(lab: LabServer) -> None:
     offer = lab.post("ask", ask(hubs=["B"])).json()["answers"][0]["offers"][0]
     path = f"sessions/B/{offer['uuid']}"
@@ -270,6 +322,15 @@ def test_accept_show_list_and_cancel(lab: LabServer) -> None:
         ({"cores": {"min": 0}}, "cores.min"),
         ({"memory": "lots"}, "memory.min"),
         ({"timeout": -1}, "timeout"),
+        ({"data": "https://a/b"}, "data"),
+        ({"data": [{"name": "x", "location": "https://a/b"}] * 21}, "data"),
+        ({"data": [{"name": "a/b", "location": "https://a/b"}]}, "data[0].name"),
+        ({"data": [{"name": "x"}]}, "data[0]"),
+        ({"data": [{"name": "x", "location": "https://a/b"}, {"name": "y", "location": "file:///etc"}]},
+         "data[1].location"),
+        ({"data": [{"name": "x", "ivoid": "example.org/x"}]}, "data[0].ivoid"),
+        ({"data": [{"name": "x", "s3": {"key": "k"}}]}, "data[0].s3.bucket"),
+        ({"data": [{"name": "x", "rucio": {"scope": "s"}}]}, "data[0].rucio.name"),
     ],
 )
 def test_bad_ask_bodies(world: dict[str, Any], change: dict, field: str) -> None:

@@ -253,6 +253,65 @@ def test_bad_ask_names_the_field(change: dict, field: str) -> None:
     assert str(info.value).startswith(field)
 
 
+DATA = [{"name": "survey", "location": "https://archive.example.org/survey/cat.fits"},
+        {"name": "dr1", "ivoid": "ivo://example.org/survey?dr1"},
+        {"name": "obj_1", "s3": {"bucket": "survey", "key": "dr1/cat.fits"}},
+        {"name": "raw.ms", "rucio": {"scope": "skao", "name": "raw.ms"}}]
+
+
+def test_ask_data_becomes_resources_and_read_only_volumes() -> None:
+    ask = parse_ask({**ASK, "data": DATA}, 5)
+    assert [(d.name, d.form) for d in ask.data] == [
+        ("survey", "location"), ("dr1", "ivoid"), ("obj_1", "s3"), ("raw.ms", "rucio")]
+    doc = build_request(ask, "https://a/n.ipynb", None, NOW)
+    kinds = [d["kind"].rsplit("/", 1)[1] for d in doc["data"]]
+    assert kinds == ["simple-data-resource.yaml", "ivoa-data-resource.yaml", "S3-data-resource.yaml",
+                     "rucio-data-resource.yaml"]
+    assert doc["data"][2]["bucket"] == "survey" and doc["data"][2]["object"] == "dr1/cat.fits"
+    assert doc["data"][3]["rucio"] == {"scope": "skao", "object": "raw.ms"}
+    parsed = parse_request(doc, now=NOW)
+    assert parsed.ok, [m.message for m in parsed.messages]
+    request = parsed.request
+    assert [(d.kind, d.name) for d in request.data] == [
+        ("simple-data-resource", "survey"), ("ivoa-data-resource", "dr1"), ("S3-data-resource", "obj_1"),
+        ("rucio-data-resource", "raw.ms")]
+    assert request.data[0].location == "https://archive.example.org/survey/cat.fits"
+    assert request.data[1].extra["ivoa"] == {"ivoid": "ivo://example.org/survey?dr1"}
+    assert [(v.path, v.mode, v.resource) for v in request.compute.volumes] == [
+        ("/data/survey", "READONLY", "survey"), ("/data/dr1", "READONLY", "dr1"),
+        ("/data/obj_1", "READONLY", "obj_1"), ("/data/raw.ms", "READONLY", "raw.ms")]
+    assert "volumes" not in build_request(parse_ask(ASK, 5), "u", None, NOW)["compute"]
+    assert parse_ask({**ASK, "data": []}, 5).data == ()
+
+
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"name": "x"}, "data"),
+        ([{"name": "s", "location": "u"}] * 21, "data"),
+        (["https://a/b"], "data[0]"),
+        ([{"location": "https://a/b"}], "data[0].name"),
+        ([{"name": "../x", "location": "https://a/b"}], "data[0].name"),
+        ([{"name": "a b", "location": "https://a/b"}], "data[0].name"),
+        ([{"name": ".hidden", "location": "https://a/b"}], "data[0].name"),
+        ([{"name": "x"}], "data[0]"),
+        ([{"name": "x", "location": "https://a/b", "ivoid": "ivo://a"}], "data[0]"),
+        ([{"name": "x", "location": "ftp://a/b"}], "data[0].location"),
+        ([{"name": "x", "location": "https://a/b"}, {"name": "y", "location": ""}], "data[1].location"),
+        ([{"name": "x", "ivoid": "https://a/b"}], "data[0].ivoid"),
+        ([{"name": "x", "s3": "bucket/key"}], "data[0].s3"),
+        ([{"name": "x", "s3": {"bucket": "b"}}], "data[0].s3.key"),
+        ([{"name": "x", "s3": {"bucket": "a/b", "key": "k"}}], "data[0].s3.bucket"),
+        ([{"name": "x", "rucio": {"name": "n"}}], "data[0].rucio.scope"),
+        ([{"name": "x", "location": "https://a/b"}, {"name": "x", "ivoid": "ivo://a/b"}], "data[1].name"),
+    ],
+)
+def test_bad_ask_data_names_the_field(data: Any, field: str) -> None:
+    with pytest.raises(FieldError) as info:
+        parse_ask({**ASK, "data": data}, 5)
+    assert str(info.value).startswith(field + " "), str(info.value)
+
+
 # -- hubs ---------------------------------------------------------------------------------------------
 
 def test_parse_hub_stores_the_broker_url() -> None:
