@@ -43,8 +43,6 @@ from .eligibility import (
     assess,
     ceil_second,
     check_request,
-    no_room,
-    summaries,
     utc,
 )
 from .model import messages as msg
@@ -54,6 +52,7 @@ from .model.request import ExecutionRequest
 from .platform.calendar import Calendar
 from .platform.datasets import EMPTY, DataConfig, DataPlan, Probe, place
 from .platform.profiles import Profile
+from .refusals import no_room, summaries
 
 log = logging.getLogger(__name__)
 
