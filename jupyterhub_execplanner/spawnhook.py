@@ -190,7 +190,12 @@ def _apply(spawner: Any, spec: launch.LaunchSpec, plan: PreloadPlan, settings: E
     if spec.image and _has(spawner, "image"):
         spawner.image = spec.image
     _mount_collections(spawner, spec, settings)
-    spawner.environment = {**(spawner.environment or {}), launch.PRELOAD_ENV: plan.to_json()}
+    document = plan.to_json()
+    if callable(getattr(spawner, "_expand_env", None)):
+        # KubeSpawner runs every environment value through str.format ({username}, ...): the plan is
+        # JSON, so its braces are doubled to come out as they are
+        document = document.replace("{", "{{").replace("}", "}}")
+    spawner.environment = {**(spawner.environment or {}), launch.PRELOAD_ENV: document}
     original = list(spawner.cmd or []) or list(DEFAULT_COMMAND)
     if original[1:4] != ["-m", PRELOAD_MODULE, "--"]:  # not wrapped yet
         spawner.cmd = [preload_python(spawner, settings), "-m", PRELOAD_MODULE, "--", *original]
