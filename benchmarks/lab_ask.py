@@ -20,6 +20,10 @@ order that rotates from round to round:
   ``requirements.txt`` beside it) asking A alone, the default per-hub timeout (5 s);
 * lab ``two``: the same asking A and B;
 * lab ``slow``: the same asking A, B and slow, with ``timeout`` 2 s;
+* lab ``split``: what the panel does: ``POST execplanner/prepare`` (the snapshot and the request), then
+  one ``POST execplanner/ask`` with that request per hub, A, B and slow at the same time (``timeout``
+  2 s), each on its own keep-alive connection as the browser's; timed from the start of prepare until
+  the first of A and B is back (its offers are on the page), until both are, and until slow's is;
 * hub ``aggregator``: ``POST requests`` on AGG (it plans itself and asks B at the same time);
 * hub ``no-peers``: the same request on A, a hub without peers and the same settings;
 * hub ``peer-alone``: the same request on B directly.
@@ -79,6 +83,7 @@ NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "sour
 OWN = "this-hub"  # the lab server's name for its own hub
 SLOW_TIMEOUT = 2.0
 LAB = {"own": [OWN], "two": [OWN, "B"], "slow": [OWN, "B", "slow"]}
+SPLIT = [OWN, "B", "slow"]  # the panel's per-hub asks
 FEDERATION = ("aggregator", "no-peers", "peer-alone")
 REFERENCE = ("lab-hubs", "snapshot")
 
@@ -195,6 +200,48 @@ def lab_ask(lab: LabServer, scenario: str) -> dict[str, Any]:
             "offers": sum(len(a["offers"]) for a in answers)}
 
 
+class SplitAsker:
+    """The panel's way: prepare, then one ask per hub at once, each on its own keep-alive connection
+    (made once, as the browser keeps its connections), from threads started once."""
+
+    def __init__(self, lab: LabServer) -> None:
+        self.lab = lab
+        self.clients = [httpx.Client(base_url=f"http://127.0.0.1:{lab.port}/", timeout=60,
+                                     headers={"Authorization": f"token {lab.token}"}) for _ in SPLIT]
+        self.pool = ThreadPoolExecutor(len(SPLIT))
+
+    def _one(self, client: httpx.Client, hub: str, request: dict[str, Any], tic: float) -> dict[str, Any]:
+        response = client.post("execplanner/ask", json={"hubs": [hub], "request": request,
+                                                        "timeout": SLOW_TIMEOUT})
+        back = time.perf_counter() - tic
+        if response.status_code != 200:
+            raise RuntimeError(f"split ask {hub}: {response.status_code} {response.text[:500]}")
+        (answer,) = response.json()["answers"]
+        return {"back": back, "seconds": answer["seconds"], "status": answer["status"]}
+
+    def ask(self) -> dict[str, Any]:
+        tic = time.perf_counter()
+        prepared = self.clients[0].post("execplanner/prepare", json={
+            k: v for k, v in ask_body([], None).items() if k != "hubs"})
+        prepare = time.perf_counter() - tic
+        if prepared.status_code != 200:
+            raise RuntimeError(f"prepare: {prepared.status_code} {prepared.text[:500]}")
+        request = prepared.json()["request"]
+        futures = [self.pool.submit(self._one, c, hub, request, tic)
+                   for c, hub in zip(self.clients, SPLIT, strict=True)]
+        results = dict(zip(SPLIT, (f.result() for f in futures), strict=True))
+        answered = [results[OWN]["back"], results["B"]["back"]]
+        return {"prepare": prepare, "first": min(answered), "both": max(answered),
+                "whole": max(r["back"] for r in results.values()),
+                "seconds": {hub: r["seconds"] for hub, r in results.items()},
+                "status": {hub: r["status"] for hub, r in results.items()}}
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=True)
+        for client in self.clients:
+            client.close()
+
+
 def hub_request(http: httpx.Client, broker: str, peer_broker: str | None) -> dict[str, Any]:
     tic = time.perf_counter()
     response = http.post(broker + "requests", json=execution_request())
@@ -250,7 +297,7 @@ def figures(values: list[float]) -> dict[str, float | int | None]:
 
 
 def summarise(lab_rounds: dict[str, list[dict]], hub_rounds: dict[str, list[dict]],
-              ref_rounds: dict[str, list[dict]]) -> dict[str, Any]:
+              ref_rounds: dict[str, list[dict]], split_rounds: list[dict]) -> dict[str, Any]:
     lab: dict[str, Any] = {}
     for scenario, rounds in lab_rounds.items():
         row: dict[str, Any] = {"whole": figures([r["whole"] for r in rounds]), "hubs": {}, "status": {}}
@@ -273,7 +320,10 @@ def summarise(lab_rounds: dict[str, list[dict]], hub_rounds: dict[str, list[dict
     federation = {"p50_added": agg["p50"] - alone["p50"], "p95_added": agg["p95"] - alone["p95"],
                   "p50_ratio": agg["p50"] / alone["p50"]}
     refs = {name: figures([r["whole"] for r in rounds]) for name, rounds in ref_rounds.items()}
-    return {"lab": lab, "hubs": hubs, "federation": federation, "reference": refs}
+    split = {key: figures([r[key] for r in split_rounds]) for key in ("prepare", "first", "both", "whole")}
+    split["hubs"] = {hub: figures([r["seconds"][hub] for r in split_rounds]) for hub in SPLIT}
+    split["status"] = {hub: dict(Counter(r["status"][hub] for r in split_rounds)) for hub in SPLIT}
+    return {"lab": lab, "hubs": hubs, "federation": federation, "reference": refs, "split": split}
 
 
 def ms(value: float | None) -> str:
@@ -299,6 +349,16 @@ def print_table(report: dict[str, Any]) -> None:
             statuses = ", ".join(f"{k} {v}" for k, v in lab["status"][hub].items())
             print(row(f"    {hub}: its 'seconds'", lab["hubs"][hub], statuses))
         print(row("    whole - slowest hub", lab["overhead"]))
+    split = s["split"]
+    print(f"  the panel's way: prepare, then one ask per hub (A, B, silent; timeout {SLOW_TIMEOUT:g} s)")
+    print(row("    prepare (snapshot, request)", split["prepare"]))
+    print(row("    first of A and B back (offers visible)", split["first"]))
+    print(row("    both A and B back", split["both"]))
+    statuses = ", ".join(f"{k} {v}" for k, v in split["status"]["slow"].items())
+    print(row("    silent hub's answer back", split["whole"], statuses))
+    for hub in (OWN, "B"):
+        statuses = ", ".join(f"{k} {v}" for k, v in split["status"][hub].items())
+        print(row(f"    {hub}: its 'seconds'", split["hubs"][hub], statuses))
     print()
     print(f"  {'POST requests (hub broker)':44} {'p50':>7} {'p95':>7} {'max':>7}  results")
     for name, title in (("aggregator", "aggregator AGG, peer B"), ("no-peers", "hub A, no peers"),
@@ -375,10 +435,14 @@ def run(args: argparse.Namespace, folder: Path, stack: list[Any]) -> dict[str, A
     stack.extend(clients.values())
     brokers = {"aggregator": (agg.broker, b.broker), "no-peers": (a.broker, None),
                "peer-alone": (b.broker, None)}
-    kinds = [("lab", s) for s in LAB] + [("hub", h) for h in FEDERATION] + [("ref", r) for r in REFERENCE]
+    split = SplitAsker(lab)
+    stack.append(split)
+    kinds = ([("lab", s) for s in LAB] + [("split", "split")] + [("hub", h) for h in FEDERATION]
+             + [("ref", r) for r in REFERENCE])
     lab_rounds: dict[str, list[dict]] = {s: [] for s in LAB}
     hub_rounds: dict[str, list[dict]] = {h: [] for h in FEDERATION}
     ref_rounds: dict[str, list[dict]] = {r: [] for r in REFERENCE}
+    split_rounds: list[dict] = []
     for index in range(-args.warmup, args.rounds):
         shift = index % len(kinds)
         for kind, name in kinds[shift:] + kinds[:shift]:
@@ -387,6 +451,10 @@ def run(args: argparse.Namespace, folder: Path, stack: list[Any]) -> dict[str, A
                 result = lab_ask(lab, name)
                 if index >= 0:
                     lab_rounds[name].append(result)
+            elif kind == "split":
+                result = split.ask()
+                if index >= 0:
+                    split_rounds.append(result)
             elif kind == "ref":
                 result = reference(lab, clients["no-peers"], a.broker, name)
                 if index >= 0:
@@ -401,11 +469,13 @@ def run(args: argparse.Namespace, folder: Path, stack: list[Any]) -> dict[str, A
             continue
         log(f"round {index}: " + ", ".join(
             f"{name} {rounds[-1]['whole'] * 1000:.0f} ms" for name, rounds in
-            (*lab_rounds.items(), *hub_rounds.items(), *ref_rounds.items())))
+            (*lab_rounds.items(), ("split-both", [{"whole": split_rounds[-1]["both"]}]),
+             *hub_rounds.items(), *ref_rounds.items())))
     report["load_after"] = load()
-    report["summary"] = summarise(lab_rounds, hub_rounds, ref_rounds)
+    report["summary"] = summarise(lab_rounds, hub_rounds, ref_rounds, split_rounds)
     report["client_cost"] = client_cost()
-    report["rounds"] = {"lab": lab_rounds, "hubs": hub_rounds, "reference": ref_rounds}
+    report["rounds"] = {"lab": lab_rounds, "split": split_rounds, "hubs": hub_rounds,
+                        "reference": ref_rounds}
     return report
 
 

@@ -1,11 +1,13 @@
 """The panel's ``POST execplanner/ask`` body, checked, and the v1.0 ExecutionRequest made from it.
 
-Pure functions: :func:`parse_ask` raises :class:`~.hubs.FieldError` naming the field and the fix;
+Pure functions: :func:`parse_ask` (and :func:`parse_request_ask`, for an ask with a request made by
+``POST execplanner/prepare``) raise :class:`~.hubs.FieldError` naming the field and the fix;
 :func:`build_request` gives the document sent to every chosen hub.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from .hubs import FieldError
 
 DEFAULT_DURATION = 3600
 MAX_TIMEOUT = 120.0
+MAX_REQUEST_SIZE = 1024 * 1024  # bytes of a prepared request (the broker's default max_body_size)
 GPU_RESOURCE = "nvidia.com/gpu"
 MAX_DATA = 20
 DATA_FOLDER = "/data"
@@ -149,13 +152,30 @@ def parse_data(value: Any) -> tuple[DataItem, ...]:
     return tuple(items)
 
 
-def parse_ask(doc: Any, default_timeout: float) -> Ask:
-    """The ask body, checked; FieldError naming the field and the fix."""
-    if not isinstance(doc, dict):
-        raise FieldError('The body must be an object: {"hubs": [...], "path": "...", ...}.')
+def parse_hubs(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The ask's ``hubs``: at least one name, each asked once, in the order given."""
     hubs = doc.get("hubs")
     if not isinstance(hubs, list) or not hubs or not all(isinstance(h, str) and h for h in hubs):
         raise FieldError("hubs must be a list of at least one hub name (from GET execplanner/hubs).")
+    return tuple(dict.fromkeys(hubs))
+
+
+def parse_timeout(doc: dict[str, Any], default_timeout: float) -> float:
+    """The ask's ``timeout``: seconds each hub gets (``default_timeout`` when not given)."""
+    timeout = doc.get("timeout", default_timeout)
+    if timeout is None:
+        timeout = default_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        raise FieldError(f"timeout must be seconds between 0 and {MAX_TIMEOUT:g}, not {timeout!r}.")
+    return float(timeout)
+
+
+def parse_ask(doc: Any, default_timeout: float, *, with_hubs: bool = True) -> Ask:
+    """The ask body, checked; FieldError naming the field and the fix. ``with_hubs=False`` for
+    ``POST execplanner/prepare``, whose body has no ``hubs`` (the Ask's ``hubs`` is then empty)."""
+    if not isinstance(doc, dict):
+        raise FieldError('The body must be an object: {"hubs": [...], "path": "...", ...}.')
+    names = parse_hubs(doc) if with_hubs else ()
     path = doc.get("path")
     if not isinstance(path, str) or not path.strip("/ "):
         raise FieldError("path is missing: give the notebook's path, like 'work/analysis.ipynb'.")
@@ -175,14 +195,30 @@ def parse_ask(doc: Any, default_timeout: float) -> Ask:
     latest = _instant(start.get("latest"), "start.latest")
     if earliest and latest and latest < earliest:
         raise FieldError("start.latest is before start.earliest: swap them or widen the window.")
-    timeout = doc.get("timeout", default_timeout)
-    if timeout is None:
-        timeout = default_timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
-        raise FieldError(f"timeout must be seconds between 0 and {MAX_TIMEOUT:g}, not {timeout!r}.")
-    names = tuple(dict.fromkeys(hubs))  # asked once each, in the order given
+    timeout = parse_timeout(doc, default_timeout)
     return Ask(names, path, _range(doc, "cores"), _range(doc, "memory"), gpus, duration,
-               earliest, latest, float(timeout), parse_data(doc.get("data")))  # fmt: skip
+               earliest, latest, timeout, parse_data(doc.get("data")))  # fmt: skip
+
+
+def parse_request_ask(doc: Any, default_timeout: float) -> tuple[tuple[str, ...], dict[str, Any], float]:
+    """The ask body's second form, ``{"hubs", "request", "timeout"?}`` with a request document made
+    by ``POST execplanner/prepare``: the hubs, the request and the timeout. The request is sent as
+    it is (each hub checks it); here it must be an object of at most :data:`MAX_REQUEST_SIZE`."""
+    if not isinstance(doc, dict):
+        raise FieldError('The body must be an object: {"hubs": [...], "request": {...}}.')
+    request = doc.get("request")
+    if not isinstance(request, dict) or not request:
+        raise FieldError("request must be the v1.0 request document that POST execplanner/prepare "
+                         "answered (a JSON object).")
+    size = len(json.dumps(request, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_REQUEST_SIZE:
+        raise FieldError(f"request is {size} bytes; at most {MAX_REQUEST_SIZE} are sent to a hub: "
+                         "send the document POST execplanner/prepare answered.")
+    mixed = [f for f in ("path", "cores", "memory", "gpus", "duration", "start", "data") if f in doc]
+    if mixed:
+        raise FieldError(f"request comes with {', '.join(mixed)}: send either a prepared request or "
+                         "the notebook's path and needs, not both.")
+    return parse_hubs(doc), request, parse_timeout(doc, default_timeout)
 
 
 def _window(ask: Ask, now: datetime) -> str | None:

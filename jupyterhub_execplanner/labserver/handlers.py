@@ -85,6 +85,12 @@ class AskHandler(LabHandler):
         self.reply(await self.lab.ask(self.json_body(), self.origin()))
 
 
+class PrepareHandler(LabHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        self.reply(await self.lab.prepare(self.json_body(), self.origin()))
+
+
 class SessionsHandler(LabHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -104,6 +110,7 @@ class SessionHandler(LabHandler):
 handlers: list[tuple[str, type[LabHandler]]] = [
     (r"execplanner/hubs/?", HubsHandler),
     (r"execplanner/hubs/([^/]+)/?", HubHandler),
+    (r"execplanner/prepare/?", PrepareHandler),
     (r"execplanner/ask/?", AskHandler),
     (r"execplanner/sessions/?", SessionsHandler),
     (r"execplanner/sessions/([^/]+)/([^/]+)/?", SessionHandler),

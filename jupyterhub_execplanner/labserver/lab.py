@@ -20,7 +20,7 @@ from tornado import web
 from ..client import BrokerClient, BrokerError, ask_many, describe_error
 from ..model.messages import utcnow
 from . import shapes
-from .asking import build_request, parse_ask
+from .asking import Ask, build_request, parse_ask, parse_request_ask
 from .hubs import FieldError, Hub, HubsStore, own_broker_url, parse_hub
 from .settings import ExecPlannerLab
 
@@ -143,16 +143,7 @@ class Lab:
             raise LabError(502, f"{own.name}: the answer to POST snapshots has no URLs.")
         return urls
 
-    async def ask(self, doc: Any, origin: str | None) -> dict[str, Any]:
-        try:
-            ask = parse_ask(doc, self.settings.timeout)
-        except FieldError as e:
-            raise LabError(400, str(e)) from e
-        hubs = self.hubs(origin)
-        by_name = {h.name: h for h in hubs}
-        unknown = [n for n in ask.hubs if n not in by_name]
-        if unknown:
-            raise LabError(400, f"hubs: no hub named {', '.join(map(repr, unknown))}; add it first.")
+    def _own_for_snapshot(self, hubs: list[Hub]) -> Hub:
         own = next((h for h in hubs if h.own), None)
         if own is None:
             raise LabError(
@@ -160,13 +151,47 @@ class Lab:
                 "This server does not run under a JupyterHub with the execution broker, so the "
                 "notebook cannot be served to other hubs: run JupyterLab from a hub that has it.",
             )
+        return own
+
+    async def _prepared(self, ask: Ask, hubs: list[Hub]) -> dict[str, Any]:
+        """The v1.0 request for ``ask``, its notebook snapshotted to the own hub's broker."""
+        own = self._own_for_snapshot(hubs)
         urls = await self.snapshot(ask.path, own, ask.timeout)
-        request = build_request(
+        return build_request(
             ask, urls[posixpath.basename(ask.path)], urls.get(REQUIREMENTS), utcnow()
         )
-        clients = [self.client(by_name[name], ask.timeout) for name in ask.hubs]
+
+    async def prepare(self, doc: Any, origin: str | None) -> dict[str, Any]:
+        """``POST execplanner/prepare``: the snapshot and the request, asking no hub yet; the panel
+        then asks each hub on its own (``ask`` with ``request``), showing each answer as it comes."""
         try:
-            answers = await ask_many(clients, request, timeout=ask.timeout)
+            ask = parse_ask(doc, self.settings.timeout, with_hubs=False)
+        except FieldError as e:
+            raise LabError(400, str(e)) from e
+        return {"request": await self._prepared(ask, self.hubs(origin))}
+
+    async def ask(self, doc: Any, origin: str | None) -> dict[str, Any]:
+        """``POST execplanner/ask``: with the notebook's ``path`` and needs (snapshot, then ask), or
+        with a ``request`` made by :meth:`prepare` (ask only)."""
+        try:
+            if isinstance(doc, dict) and "request" in doc:
+                names, request, timeout = parse_request_ask(doc, self.settings.timeout)
+                ask = None
+            else:
+                ask = parse_ask(doc, self.settings.timeout)
+                names, timeout = ask.hubs, ask.timeout
+        except FieldError as e:
+            raise LabError(400, str(e)) from e
+        hubs = self.hubs(origin)
+        by_name = {h.name: h for h in hubs}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise LabError(400, f"hubs: no hub named {', '.join(map(repr, unknown))}; add it first.")
+        if ask is not None:
+            request = await self._prepared(ask, hubs)
+        clients = [self.client(by_name[name], timeout) for name in names]
+        try:
+            answers = await ask_many(clients, request, timeout=timeout)
         finally:
             await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
         return {"answers": [shapes.answer_shape(a) for a in answers], "request": request}

@@ -15,6 +15,9 @@ import {
   IAskResponse,
   IHub,
   IOffer,
+  IPrepareBody,
+  IPrepareResponse,
+  IRequestAskBody,
   ISession,
   ISessionsResponse,
   RequestFunction
@@ -42,6 +45,11 @@ function message(error: unknown): string {
     return error.message;
   }
   return String(error);
+}
+
+/** A hub's row when its `ask` call itself failed (the server unreachable, a 4xx, a bad answer). */
+function failedAnswer(hub: string, started: number, text: string): IAnswer {
+  return { hub, status: 'error', seconds: (Date.now() - started) / 1000, offerset: null, messages: [text], offers: [] };
 }
 
 function sessionPath(hub: string, uuid: string): string {
@@ -84,6 +92,7 @@ export class ExecPlannerModel {
       return;
     }
     this._path = value;
+    this._endAsk();
     this._answers = [];
     this._emit();
   }
@@ -216,16 +225,32 @@ export class ExecPlannerModel {
 
   // -- asking and the answers ------------------------------------------------------------------
 
+  /** From Ask until the last ticked hub has answered (or the user moved on: another notebook, an
+   * accepted offer). */
   get asking(): boolean {
     return this._asking;
   }
 
-  get answers(): readonly IAnswer[] {
-    return this._answers;
+  /** The hubs of the current (or last) ask, in the order asked. */
+  get asked(): readonly string[] {
+    return this._asked;
   }
 
+  /** When the current ask started (`Date.now()`), for the waiting rows' clock; null when none. */
+  get askStarted(): number | null {
+    return this._askStarted;
+  }
+
+  /** The answers in so far, in the order the hubs were asked. */
+  get answers(): readonly IAnswer[] {
+    const order = new Map(this._asked.map((hub, i) => [hub, i]));
+    const rank = (a: IAnswer): number => order.get(a.hub) ?? order.size;
+    return [...this._answers].sort((a, b) => rank(a) - rank(b));
+  }
+
+  /** One row per hub asked: its answer, or `asking` while it has not answered. */
   get answerRows(): IAnswerRow[] {
-    return answerRows(this._answers);
+    return answerRows(this.answers, this._asked);
   }
 
   get sortKey(): SortKey {
@@ -237,12 +262,17 @@ export class ExecPlannerModel {
     this._emit();
   }
 
-  /** Every offer of every hub, in the chosen order. */
+  /** Every offer of every hub that answered, in the chosen order. */
   get offers(): IOffer[] {
     return sortOffers(allOffers(this._answers), this._sortKey);
   }
 
-  /** Ask the ticked hubs for offers; answers false (with `error` set) when nothing was asked. */
+  /**
+   * Ask the ticked hubs for offers: `prepare` once (the notebook's snapshot and the request), then
+   * one `ask` per hub, all at once; each answer is shown as soon as it arrives, so a hub that hangs
+   * holds back only its own row. Answers true when every hub has answered; false (with `error`
+   * set) when nothing could be asked, or when the user moved on before the last answer.
+   */
   async ask(): Promise<boolean> {
     if (this._asking) {
       return false;
@@ -254,21 +284,43 @@ export class ExecPlannerModel {
       this._setError(message(error));
       return false;
     }
+    const round = ++this._round;
+    const { hubs, ...needs } = body;
+    const prepareBody: IPrepareBody = needs;
     this._asking = true;
+    this._asked = [...hubs];
+    this._askStarted = Date.now();
     this._answers = [];
     this._setSession(null);
     this._setError(null);
+    let request: Record<string, unknown>;
     try {
-      const data = await this._request<IAskResponse>('ask', { method: 'POST', body: JSON.stringify(body) });
-      this._answers = data?.answers ?? [];
-      return true;
+      const prepared = await this._request<IPrepareResponse>('prepare', {
+        method: 'POST',
+        body: JSON.stringify(prepareBody)
+      });
+      if (!prepared || typeof prepared.request !== 'object' || prepared.request === null) {
+        throw new Error('the server did not answer the request it made');
+      }
+      request = prepared.request;
     } catch (error) {
-      this._setError(`Asking failed: ${message(error)}`);
+      if (round === this._round) {
+        this._endAsk();
+        this._setError(`Asking failed: ${message(error)}`);
+      }
       return false;
-    } finally {
-      this._asking = false;
-      this._emit();
     }
+    if (round !== this._round) {
+      return false;
+    }
+    await Promise.all(hubs.map(hub => this._askHub(round, hub, request, body.timeout)));
+    if (round !== this._round) {
+      return false;
+    }
+    this._asking = false;
+    this._askStarted = null;
+    this._emit();
+    return true;
   }
 
   // -- the current session ---------------------------------------------------------------------
@@ -389,6 +441,7 @@ export class ExecPlannerModel {
       this._setError(null);
       this._sessions = this._sessions.map(s => (s.hub === hub && s.uuid === uuid ? session : s));
       if (action === 'accept') {
+        this._endAsk(); // late answers of that ask are not wanted any more
         this._answers = []; // the broker has turned down the other offers of that offerset
       }
       if (action === 'accept' || (this._session && this._session.hub === hub && this._session.uuid === uuid)) {
@@ -400,6 +453,36 @@ export class ExecPlannerModel {
       this._setError(`${failure}: ${message(error)}`);
       return false;
     }
+  }
+
+  /** Ask one hub with the prepared request; its answer (or the failure, as an `error` answer) joins
+   * the others unless a newer ask (or the user moving on) has started meanwhile. */
+  private async _askHub(round: number, hub: string, request: Record<string, unknown>, timeout: number): Promise<void> {
+    const started = Date.now();
+    const body: IRequestAskBody = { hubs: [hub], request, timeout };
+    let answer: IAnswer;
+    try {
+      const data = await this._request<IAskResponse>('ask', { method: 'POST', body: JSON.stringify(body) });
+      const found = (data?.answers ?? []).find(a => a.hub === hub);
+      answer = found ?? failedAnswer(hub, started, 'the server sent no answer for this hub');
+    } catch (error) {
+      answer = failedAnswer(hub, started, message(error));
+    }
+    if (round !== this._round || this._disposed) {
+      return; // an answer to an ask the user has left
+    }
+    this._answers = [...this._answers.filter(a => a.hub !== hub), answer];
+    this._emit();
+  }
+
+  /** Forget the current ask: answers still on their way are dropped when they come. */
+  private _endAsk(): void {
+    if (this._asking) {
+      this._round += 1;
+    }
+    this._asking = false;
+    this._asked = [];
+    this._askStarted = null;
   }
 
   private _setHubs(hubs: IHub[]): void {
@@ -472,6 +555,10 @@ export class ExecPlannerModel {
   private _loadingHubs = false;
   private _form: IForm;
   private _asking = false;
+  /** Counts asks; an answer of an older one is dropped. */
+  private _round = 0;
+  private _asked: string[] = [];
+  private _askStarted: number | null = null;
   private _answers: IAnswer[] = [];
   private _sortKey: SortKey = 'start';
   private _session: ISession | null = null;

@@ -2,7 +2,7 @@
  * Pure functions over answers and offers: flattening the hubs' answers into table rows, sorting
  * offers, and the text of each cell (figures, countdowns, durations). No DOM, no server.
  */
-import { AnswerStatus, IAnswer, IFigure, IOffer } from './types';
+import { AnswerRowStatus, IAnswer, IFigure, IOffer } from './types';
 
 /** Figure URNs (the contract's "Figure URNs"). */
 export const URN = {
@@ -32,23 +32,36 @@ export function isSortKey(value: string): value is SortKey {
 /** One hub's answer, as the panel shows it above the offer table. */
 export interface IAnswerRow {
   hub: string;
-  status: AnswerStatus;
+  /** `asking` while the hub has not answered. */
+  status: AnswerRowStatus;
+  /** How long the hub took; NaN while asking. */
   seconds: number;
-  /** One line: "2 offers in 0.31 s", "no offer", "no answer within 5 s", "error". */
+  /** One line: "2 offers in 0.31 s", "no offer", "no answer within 5 s", "error", "asking…". */
   summary: string;
   /** The reasons (NO), the timeout or error text; empty for YES. */
   messages: string[];
 }
 
-/** The answers' rows, one per hub, in the order asked. */
-export function answerRows(answers: readonly IAnswer[]): IAnswerRow[] {
-  return answers.map(answer => ({
-    hub: answer.hub,
-    status: answer.status,
-    seconds: answer.seconds,
-    summary: answerSummary(answer),
-    messages: answer.status === 'YES' ? [] : [...answer.messages]
-  }));
+/**
+ * The answers' rows, one per hub, in the order asked (`asked`; answers of other hubs follow in
+ * their own order): a hub of `asked` without an answer yet gets a row with status `asking`.
+ */
+export function answerRows(answers: readonly IAnswer[], asked: readonly string[] = []): IAnswerRow[] {
+  const byHub = new Map(answers.map(answer => [answer.hub, answer]));
+  const order = [...new Set([...asked, ...answers.map(answer => answer.hub)])];
+  return order.map(hub => {
+    const answer = byHub.get(hub);
+    if (!answer) {
+      return { hub, status: 'asking', seconds: Number.NaN, summary: 'asking…', messages: [] };
+    }
+    return {
+      hub: answer.hub,
+      status: answer.status,
+      seconds: answer.seconds,
+      summary: answerSummary(answer),
+      messages: answer.status === 'YES' ? [] : [...answer.messages]
+    };
+  });
 }
 
 function answerSummary(answer: IAnswer): string {

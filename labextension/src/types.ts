@@ -44,6 +44,9 @@ export interface IOffer {
 
 export type AnswerStatus = 'YES' | 'NO' | 'timeout' | 'error';
 
+/** An answer row's status: a hub's answer, or `asking` while it has not answered yet. */
+export type AnswerRowStatus = AnswerStatus | 'asking';
+
 /** One hub's answer to an ask. */
 export interface IAnswer {
   hub: string;
@@ -57,6 +60,11 @@ export interface IAnswer {
 export interface IAskResponse {
   answers: IAnswer[];
   request?: unknown;
+}
+
+/** The answer of `POST execplanner/prepare`: the v1.0 request, its notebook snapshotted. */
+export interface IPrepareResponse {
+  request: Record<string, unknown>;
 }
 
 export interface ISession {
@@ -107,6 +115,17 @@ export interface IAskBody {
   timeout: number;
   /** the data resources, when the form names any */
   data?: IDataItem[];
+}
+
+/** The body of `POST execplanner/prepare`: the ask's body without `hubs` (and `timeout`, which
+ * bounds the snapshot here). */
+export type IPrepareBody = Omit<IAskBody, 'hubs'>;
+
+/** The body of `POST execplanner/ask` with a prepared request: the panel sends one per hub. */
+export interface IRequestAskBody {
+  hubs: string[];
+  request: Record<string, unknown>;
+  timeout: number;
 }
 
 /**

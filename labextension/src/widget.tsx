@@ -214,7 +214,13 @@ function RequestForm({ model }: { model: ExecPlannerModel }): JSX.Element {
   );
 }
 
+/** Whole seconds since `started` ("3 s"), for a hub that has not answered yet. */
+function waited(started: number | null, now: number): string {
+  return started === null ? '' : `${Math.max(0, Math.floor((now - started) / 1000))} s`;
+}
+
 function Answers({ model }: { model: ExecPlannerModel }): JSX.Element | null {
+  const now = useNow(1000);
   const rows = model.answerRows;
   if (rows.length === 0) {
     return null;
@@ -223,8 +229,18 @@ function Answers({ model }: { model: ExecPlannerModel }): JSX.Element | null {
     <ul className="jp-execplanner-answers">
       {rows.map(row => (
         <li key={row.hub} data-testid="ep-answer" data-hub={row.hub} data-status={row.status}>
-          <strong>{row.hub}</strong>: <span className={`jp-execplanner-status-${row.status}`}>{row.status}</span>{' '}
-          <span className="jp-execplanner-muted">{row.summary}</span>
+          <strong>{row.hub}</strong>:{' '}
+          {row.status === 'asking' ? (
+            <span className="jp-execplanner-status-asking" title="This hub has not answered yet">
+              <span className="jp-execplanner-spinner" aria-hidden="true" />
+              {row.summary} <span className="jp-execplanner-muted">{waited(model.askStarted, now)}</span>
+            </span>
+          ) : (
+            <>
+              <span className={`jp-execplanner-status-${row.status}`}>{row.status}</span>{' '}
+              <span className="jp-execplanner-muted">{row.summary}</span>
+            </>
+          )}
           {row.messages.length > 0 && (
             <ul className="jp-execplanner-reasons">
               {row.messages.map((m, i) => (
@@ -303,7 +319,9 @@ function Offers({ model }: { model: ExecPlannerModel }): JSX.Element | null {
         </select>
       </label>
       {offers.length === 0 ? (
-        <p className="jp-execplanner-muted">No offers: see each hub's answer above.</p>
+        <p className="jp-execplanner-muted">
+          {model.asking ? 'No offers yet: waiting for the other hubs.' : "No offers: see each hub's answer above."}
+        </p>
       ) : (
         <table data-testid="ep-offers">
           <thead>

@@ -84,6 +84,7 @@ describe('the ask body with data', () => {
   it('the model sends it, and a bad line stops the ask before the server is called', async () => {
     const fake = new FakeServer()
       .on('GET', 'hubs', () => ({ hubs: [{ name: 'own', url: 'http://h/', own: true, has_token: true }] }))
+      .on('POST', 'prepare', () => ({ request: { name: 'a' } }))
       .on('POST', 'ask', () => ({ answers: [] }));
     const model = new ExecPlannerModel(fake.request);
     model.path = 'a.ipynb';
@@ -91,10 +92,11 @@ describe('the ask body with data', () => {
     model.setField('data', 'https://a.example.org/x\nnot-a-url');
     expect(await model.ask()).toBe(false);
     expect(model.error).toMatch(/^data line 2: "not-a-url"/);
-    expect(fake.count('POST', 'ask')).toBe(0);
+    expect(fake.count('POST', 'prepare') + fake.count('POST', 'ask')).toBe(0);
     model.setField('data', 'ivo://example.org/survey');
     expect(await model.ask()).toBe(true);
-    expect(fake.calls.find(c => c.endPoint === 'ask')?.body).toMatchObject({
+    // the data goes with the notebook's needs to prepare, which makes the request
+    expect(fake.calls.find(c => c.endPoint === 'prepare')?.body).toMatchObject({
       data: [{ name: 'survey', ivoid: 'ivo://example.org/survey' }]
     });
   });

@@ -173,50 +173,246 @@ describe('hubs', () => {
   });
 });
 
+/** A promise with its resolve and reject at hand: one hub's answer, arriving when the test says. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Let every settled promise's callbacks run (the model's awaits). */
+async function settle(): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, 0));
+}
+
+const HUNG: IHub = { name: 'hung', url: 'http://127.0.0.1:9/services/execplanner/', own: false, has_token: true };
+const REQUEST = { name: 'analysis', executable: { location: 'http://own/snapshots/T/analysis.ipynb' } };
+
+/**
+ * A fake server whose `POST ask` for each hub waits until the test answers it: `pending[hub]` is a
+ * list of deferred answers, one per call, in the order the calls came.
+ */
+function slowServer(hubs: IHub[] = [OWN, ASTRO, HUNG]) {
+  const pending = new Map<string, ReturnType<typeof deferred<unknown>>[]>();
+  const fake = server(hubs)
+    .on('POST', 'prepare', () => ({ request: REQUEST }))
+    .on('POST', 'ask', call => {
+      const hub = (call.body as { hubs: string[] }).hubs[0];
+      const d = deferred<unknown>();
+      pending.set(hub, [...(pending.get(hub) ?? []), d]);
+      return d.promise;
+    });
+  /** Answer the `n`th call (default: the last) to `hub` with its answer. */
+  const reply = async (hub: string, body: unknown, n = -1): Promise<void> => {
+    const calls = pending.get(hub) ?? [];
+    const d = calls[n < 0 ? calls.length + n : n];
+    if (!d) {
+      throw new Error(`no ask for ${hub} yet`);
+    }
+    d.resolve(body);
+    await settle();
+  };
+  return { fake, pending, reply };
+}
+
 describe('asking', () => {
-  it('sends the form to the ticked hubs and shows every answer and all offers sorted', async () => {
-    const fake = server().on('POST', 'ask', () => ({
-      answers: [
-        answer('own', 'YES', { offers: [offer({ uuid: 'late', start: iso(600) }), offer({ uuid: 'soon' })] }),
-        answer('astro', 'NO', { messages: ['too big'] })
-      ]
-    }));
+  it('prepares once, then asks every ticked hub on its own with the prepared request', async () => {
+    const { fake, reply } = slowServer();
     const model = await loaded(fake);
     model.setSelected('astro', true);
-    expect(await model.ask()).toBe(true);
-    const sent = fake.calls.find(c => c.endPoint === 'ask')?.body;
-    expect(sent).toMatchObject({ hubs: ['own', 'astro'], path: 'work/analysis.ipynb', duration: 3600 });
-    expect(model.answerRows.map(r => r.status)).toEqual(['YES', 'NO']);
-    expect(model.offers.map(o => o.uuid)).toEqual(['soon', 'late']);
-    expect(model.asking).toBe(false);
+    model.setSelected('hung', true);
+    const done = model.ask();
+    await settle();
+    expect(fake.count('POST', 'prepare')).toBe(1);
+    const prepare = fake.calls.find(c => c.endPoint === 'prepare')?.body as Record<string, unknown>;
+    expect(prepare).toMatchObject({ path: 'work/analysis.ipynb', duration: 3600, cores: { min: 1, max: 2 }, timeout: 5 });
+    expect(prepare).not.toHaveProperty('hubs');
+    const asks = fake.calls.filter(c => c.endPoint === 'ask').map(c => c.body);
+    expect(asks).toEqual([
+      { hubs: ['own'], request: REQUEST, timeout: 5 },
+      { hubs: ['astro'], request: REQUEST, timeout: 5 },
+      { hubs: ['hung'], request: REQUEST, timeout: 5 }
+    ]);
+    for (const hub of ['own', 'astro', 'hung']) {
+      await reply(hub, { answers: [answer(hub, 'NO', { messages: ['too big'] })] });
+    }
+    expect(await done).toBe(true);
+    expect(fake.count('POST', 'prepare')).toBe(1);
   });
 
-  it('does not call the server for a bad form, and reports a failed ask', async () => {
-    const fake = server().on('POST', 'ask', () => {
-      throw new APIError(400, 'path: no such notebook');
+  it('shows each answer as it arrives, in the order asked, the others still asking', async () => {
+    const { fake, reply } = slowServer();
+    const model = await loaded(fake);
+    model.setSelected('astro', true);
+    model.setSelected('hung', true);
+    let changes = 0;
+    model.changed.connect(() => (changes += 1));
+    const done = model.ask();
+    let finished = false;
+    void done.then(() => (finished = true));
+    await settle();
+    expect(model.asking).toBe(true);
+    expect(model.askStarted).not.toBeNull();
+    expect(model.answerRows.map(r => [r.hub, r.status])).toEqual([
+      ['own', 'asking'],
+      ['astro', 'asking'],
+      ['hung', 'asking']
+    ]);
+    expect(model.offers).toEqual([]);
+
+    // astro answers first: its offers are in while own and hung are still asked
+    const before = changes;
+    await reply('astro', {
+      answers: [answer('astro', 'YES', { offers: [offer({ hub: 'astro', uuid: 'a-big', cores: 4, start: iso(900) })] })]
     });
+    expect(changes).toBeGreaterThan(before);
+    expect(model.answerRows.map(r => [r.hub, r.status])).toEqual([
+      ['own', 'asking'],
+      ['astro', 'YES'],
+      ['hung', 'asking']
+    ]);
+    expect(model.offers.map(o => o.uuid)).toEqual(['a-big']);
+    expect(model.asking).toBe(true);
+    expect(finished).toBe(false);
+
+    // then own: both hubs' offers, sortable while hung is still asked
+    await reply('own', {
+      answers: [answer('own', 'YES', { offers: [offer({ hub: 'own', uuid: 'o-small', cores: 1, start: iso(0) })] })]
+    });
+    expect(model.answers.map(a => a.hub)).toEqual(['own', 'astro']);
+    expect(model.offers.map(o => o.uuid)).toEqual(['o-small', 'a-big']);
+    model.sortKey = 'cores';
+    expect(model.offers.map(o => o.uuid)).toEqual(['a-big', 'o-small']);
+    expect(model.answerRows[2]).toMatchObject({ hub: 'hung', status: 'asking', summary: 'asking…' });
+    expect(model.asking).toBe(true);
+
+    // hung times out at last: the others' offers stay, and asking is over
+    await reply('hung', { answers: [answer('hung', 'timeout', { seconds: 5, messages: ['timed out after 5 s'] })] });
+    expect(await done).toBe(true);
+    expect(model.asking).toBe(false);
+    expect(model.answerRows.map(r => [r.hub, r.status])).toEqual([
+      ['own', 'YES'],
+      ['astro', 'YES'],
+      ['hung', 'timeout']
+    ]);
+    expect(model.answerRows[2].summary).toBe('no answer within 5.00 s');
+    expect(model.offers.map(o => o.uuid)).toEqual(['a-big', 'o-small']);
+  });
+
+  it('drops the late answers of an ask the user has left, and asks again', async () => {
+    const { fake, reply } = slowServer();
+    fake.on('POST', 'sessions/own/o-1', () => session('ACCEPTED', { uuid: 'o-1' }));
+    const model = await loaded(fake);
+    model.setSelected('hung', true);
+    const first = model.ask();
+    await settle();
+    await reply('own', { answers: [answer('own', 'YES', { offers: [offer({ hub: 'own', uuid: 'o-1' })] })] });
+    // she accepts own's offer while hung is still asked: the ask is over for her
+    expect(await model.accept(model.offers[0])).toBe(true);
+    expect(model.asking).toBe(false);
+    model.closeSession();
+    expect(model.answerRows).toEqual([]);
+
+    // a new ask; then the first ask's hung hub times out: its answer is not shown
+    const second = model.ask();
+    await settle();
+    expect(fake.count('POST', 'prepare')).toBe(2);
+    await reply('hung', { answers: [answer('hung', 'timeout')] }, 0);
+    expect(await first).toBe(false);
+    expect(model.answerRows.map(r => [r.hub, r.status])).toEqual([
+      ['own', 'asking'],
+      ['hung', 'asking']
+    ]);
+    await reply('own', { answers: [answer('own', 'NO', { messages: ['full'] })] }, 1);
+    await reply('hung', { answers: [answer('hung', 'YES', { offers: [offer({ hub: 'hung', uuid: 'h-1' })] })] }, 1);
+    expect(await second).toBe(true);
+    expect(model.answerRows.map(r => [r.hub, r.status])).toEqual([
+      ['own', 'NO'],
+      ['hung', 'YES']
+    ]);
+    expect(model.offers.map(o => o.uuid)).toEqual(['h-1']);
+  });
+
+  it('drops the late answers of an ask for another notebook', async () => {
+    const { fake, reply } = slowServer();
+    const model = await loaded(fake);
+    const first = model.ask();
+    await settle();
+    model.path = 'other.ipynb';
+    expect(model.asking).toBe(false);
+    await reply('own', { answers: [answer('own', 'YES', { offers: [offer()] })] });
+    expect(await first).toBe(false);
+    expect(model.answers).toEqual([]);
+    expect(model.offers).toEqual([]);
+  });
+
+  it("makes a failed hub's call that hub's error row; a failed prepare asks no hub", async () => {
+    const { fake, pending } = slowServer();
+    const model = await loaded(fake);
+    model.setSelected('astro', true);
+    const done = model.ask();
+    await settle();
+    pending.get('astro')?.[0].reject(new APIError(502, 'astro: connection refused'));
+    pending.get('own')?.[0].resolve({ answers: [] }); // an answer without this hub's
+    expect(await done).toBe(true);
+    expect(model.answerRows.map(r => [r.hub, r.status, r.messages])).toEqual([
+      ['own', 'error', ['the server sent no answer for this hub']],
+      ['astro', 'error', ['astro: connection refused']]
+    ]);
+    expect(model.error).toBeNull();
+
+    fake.on('POST', 'prepare', () => {
+      throw new APIError(404, 'path: there is no notebook');
+    });
+    expect(await model.ask()).toBe(false);
+    expect(model.error).toBe('Asking failed: path: there is no notebook');
+    expect(model.asking).toBe(false);
+    expect(model.answerRows).toEqual([]);
+    expect(fake.count('POST', 'ask')).toBe(2);
+  });
+
+  it('does not call the server for a bad form', async () => {
+    const { fake } = slowServer();
     const model = await loaded(fake);
     model.setField('coresMax', '0');
     expect(await model.ask()).toBe(false);
     expect(model.error).toMatch(/cores max/);
-    expect(fake.count('POST', 'ask')).toBe(0);
-    model.setField('coresMax', '2');
-    expect(await model.ask()).toBe(false);
-    expect(model.error).toBe('Asking failed: path: no such notebook');
+    expect(fake.count('POST', 'prepare') + fake.count('POST', 'ask')).toBe(0);
   });
 
   it('is busy while asking and refuses a second ask meanwhile', async () => {
-    let release: (value: unknown) => void = () => undefined;
-    const fake = server().on('POST', 'ask', () => new Promise(resolve => (release = resolve)));
+    const { fake, reply } = slowServer();
     const model = await loaded(fake);
     const first = model.ask();
-    await Promise.resolve();
+    await settle();
     expect(model.asking).toBe(true);
     expect(await model.ask()).toBe(false);
-    release({ answers: [] });
+    await reply('own', { answers: [answer('own', 'NO')] });
     expect(await first).toBe(true);
     expect(model.asking).toBe(false);
+    expect(fake.count('POST', 'prepare')).toBe(1);
     expect(fake.count('POST', 'ask')).toBe(1);
+  });
+
+  it('still reads a whole answer of the old single ask (another server version)', async () => {
+    // a server that answers every ask with all hubs: each hub's call picks its own answer
+    const fake = server()
+      .on('POST', 'prepare', () => ({ request: REQUEST }))
+      .on('POST', 'ask', () => ({
+        answers: [
+          answer('own', 'YES', { offers: [offer({ uuid: 'late', start: iso(600) }), offer({ uuid: 'soon' })] }),
+          answer('astro', 'NO', { messages: ['too big'] })
+        ]
+      }));
+    const model = await loaded(fake);
+    model.setSelected('astro', true);
+    expect(await model.ask()).toBe(true);
+    expect(model.answerRows.map(r => r.status)).toEqual(['YES', 'NO']);
+    expect(model.offers.map(o => o.uuid)).toEqual(['soon', 'late']);
   });
 });
 

@@ -140,6 +140,18 @@ describe('answers', () => {
     expect(rows[3].messages).toEqual(['401 Unauthorized: check the token']);
   });
 
+  it('a hub asked that has not answered yet is a row "asking" in its place', () => {
+    const rows = answerRows([no, yes], ['own', 'slow', 'astro']);
+    expect(rows.map(r => [r.hub, r.status, r.summary])).toEqual([
+      ['own', 'YES', '2 offers in 0.31 s'],
+      ['slow', 'asking', 'asking…'],
+      ['astro', 'NO', 'no offer (answered in 0.12 s)']
+    ]);
+    expect(rows[1].messages).toEqual([]);
+    expect(Number.isNaN(rows[1].seconds)).toBe(true);
+    expect(answerRows([], ['a', 'b']).map(r => r.status)).toEqual(['asking', 'asking']);
+  });
+
   it('offers come only from YES answers, each tagged with its hub', () => {
     const stray = answer('astro', 'NO', { offers: [offer({ uuid: 'ignored' })] });
     const offers = allOffers([yes, stray, slow]);

@@ -2,6 +2,8 @@
 for a notebook that needs a survey file, which hub A holds and hub B must download; the offers show
 the data's proximity and the cost, sort by either; it accepts hub B's offer, follows its progress to
 AVAILABLE (the file downloaded into the session's folder) and opens the notebook running on hub B.
+Before that, with a third hub ticked that never answers, hub A's and hub B's offers are shown while
+that hub is still "asking", and it turns "timeout" after the per-hub wait.
 
 Two real JupyterHubs with the broker, configurable-http-proxy and real single-user servers (JupyterLab
 with this package's lab extension and server extension, as installed by ``scripts/setup.sh``), driven
@@ -15,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -55,6 +58,8 @@ PRICES_B = {"*": {"core_hour": 0.05, "gib_hour": 0.005, "currency": "EUR", "kwh_
 # the survey file: hub A holds it (a data collection), hub B downloads it from the archive at 50 kB/s
 SURVEY = bytes(range(250)) * 600  # 150 kB: "150 kB, ~3 s" on hub B
 BANDWIDTH = 50_000
+# the per-hub wait while the hung hub is ticked: A's and B's offers must be in long before it ends
+HUNG_TIMEOUT = 8
 # JupyterLab as the single-user UI
 LAB_CONFIG = """
 c.Spawner.default_url = "/lab"
@@ -80,6 +85,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
     server = Loopback(folder)
     yield server
     server.close()
+
+
+class Silent:
+    """A loopback port that accepts connections and never answers (a hub that hangs)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(64)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def hung() -> Iterator[Silent]:
+    silent = Silent()
+    yield silent
+    silent.close()
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +163,7 @@ def login(page: Any, hub: RealHub, user: str) -> None:
     page.wait_for_url(re.compile(r".*/(hub/(home|spawn|spawn-pending)|user/).*"), timeout=30_000)
 
 
-def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub], site: Loopback) -> None:
+def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub], site: Loopback, hung: Silent) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     a, b = hubs
@@ -155,7 +180,7 @@ def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub], site: Loop
             context.set_default_timeout(30_000)
             page = context.new_page()
             try:
-                _drive(page, a, b, b_token, f"{site.url}/survey/cat.fits", context, expect)
+                _drive(page, a, b, b_token, f"{site.url}/survey/cat.fits", hung.url, context, expect)
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
                 raise
@@ -171,7 +196,48 @@ def data_cell(row: Any) -> Any:
     return row.locator("td").nth(8)
 
 
-def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, context: Any,
+def add_hub(panel: Any, name: str, url: str, token: str, expect: Any) -> Any:
+    """Add a hub with the panel's form and tick it; its row."""
+    panel.get_by_test_id("ep-add-name").fill(name)
+    panel.get_by_test_id("ep-add-url").fill(url)
+    panel.get_by_test_id("ep-add-token").fill(token)
+    panel.get_by_test_id("ep-add-submit").click()
+    row = panel.locator(f'[data-testid="ep-hub"][data-hub="{name}"]')
+    expect(row).to_be_visible()
+    if not row.get_by_test_id("ep-hub-check").is_checked():
+        row.get_by_test_id("ep-hub-check").check()
+    return row
+
+
+def ask_with_a_hung_hub(page: Any, panel: Any, own_name: str, hung_url: str, expect: Any) -> None:
+    """Tick a hub that never answers: the others' offers show at once, its row says "asking" until
+    the per-hub wait is over, then "timeout"; the hub is removed again afterwards."""
+    row = add_hub(panel, "hung", hung_url, "never-used", expect)
+    panel.get_by_test_id("ep-timeout").fill(str(HUNG_TIMEOUT))
+    started = time.monotonic()
+    panel.get_by_test_id("ep-ask").click()
+    offers = panel.get_by_test_id("ep-offers")
+    waiting = panel.locator('[data-testid="ep-answer"][data-hub="hung"]')
+    expect(offers.locator('[data-testid="ep-offer"][data-hub="hub-b"]')).to_have_count(1, timeout=30_000)
+    expect(offers.locator(f'[data-testid="ep-offer"][data-hub="{own_name}"]')).to_have_count(1)
+    status = waiting.get_attribute("data-status")
+    shown_after = time.monotonic() - started
+    assert status == "asking", f"{status!r} {shown_after:.1f} s after Ask: the hung hub held the table back"
+    assert shown_after < HUNG_TIMEOUT
+    expect(panel.get_by_test_id("ep-ask")).to_be_disabled()
+    expect(waiting).to_contain_text("asking")
+    dismiss_news(page)
+    page.screenshot(path=str(ARTIFACTS / "lab-panel-asking.png"))
+    expect(waiting).to_have_attribute("data-status", "timeout", timeout=(HUNG_TIMEOUT + 20) * 1000)
+    assert time.monotonic() - started >= HUNG_TIMEOUT
+    expect(panel.get_by_test_id("ep-ask")).to_be_enabled()
+    expect(offers.locator('[data-testid="ep-offer"]')).to_have_count(2)  # the others' offers stay
+    row.get_by_test_id("ep-hub-remove").click()
+    expect(row).to_have_count(0)
+    panel.get_by_test_id("ep-timeout").fill("5")
+
+
+def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, hung_url: str, context: Any,
            expect: Any) -> None:
     login(page, a, "alice")
     page.goto(f"{a.url}/user/alice/lab")
@@ -191,14 +257,7 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, context
     own_name = own.get_attribute("data-hub")
     assert own_name
     expect(own.get_by_test_id("ep-hub-check")).to_be_checked()
-    panel.get_by_test_id("ep-add-name").fill("hub-b")
-    panel.get_by_test_id("ep-add-url").fill(b.url + "/")
-    panel.get_by_test_id("ep-add-token").fill(b_token)
-    panel.get_by_test_id("ep-add-submit").click()
-    row_b = panel.locator('[data-testid="ep-hub"][data-hub="hub-b"]')
-    expect(row_b).to_be_visible()
-    if not row_b.get_by_test_id("ep-hub-check").is_checked():
-        row_b.get_by_test_id("ep-hub-check").check()
+    add_hub(panel, "hub-b", b.url + "/", b_token, expect)
     assert b_token not in page.content(), "the token must not be sent back to the browser"
 
     for field, value in (("ep-cores-min", "1"), ("ep-cores-max", "1"), ("ep-memory-min", "1"),
@@ -210,7 +269,12 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, context
     panel.get_by_test_id("ep-ask").click()
     expect(panel.get_by_test_id("ep-error")).to_contain_text("data line 2")
     data.fill(survey)
+    # a third hub that hangs holds back only its own row
+    ask_with_a_hung_hub(page, panel, own_name, hung_url, expect)
     panel.get_by_test_id("ep-ask").click()
+    # the new ask's rows (A and B only) have replaced the last one's
+    expect(panel.get_by_test_id("ep-answer")).to_have_count(2)
+    expect(panel.locator('[data-testid="ep-answer"][data-hub="hung"]')).to_have_count(0)
 
     offers = panel.get_by_test_id("ep-offers")
     offer_b = offers.locator('[data-testid="ep-offer"][data-hub="hub-b"]')

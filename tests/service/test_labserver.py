@@ -313,6 +313,111 @@ def test_accept_show_list_and_cancel(lab: LabServer) -> None:
     assert lab.get("sessions/slow/00000000-0000-0000-0000-000000000000").status_code == 502
 
 
+def needs(**change: Any) -> dict[str, Any]:
+    """The body of POST execplanner/prepare: the ask's body without hubs and timeout."""
+    body = {k: v for k, v in ask(**change).items() if k not in ("hubs", "timeout")}
+    return {**body, **{k: v for k, v in change.items() if k in ("hubs", "timeout")}}
+
+
+def test_prepare_then_each_hub_answers_as_soon_as_it_can(lab: LabServer, world: dict) -> None:
+    """What the panel does: prepare once, then one ask per hub at the same time; the hubs that
+    answer are back long before the one that never does times out."""
+    prepared = lab.post("prepare", needs())
+    assert prepared.status_code == 200, prepared.text
+    request = prepared.json()["request"]
+    assert set(prepared.json()) == {"request"}
+    executable = request["executable"]
+    assert executable["location"].startswith(world["a"].broker + "snapshots/")
+    assert executable["requirements"].startswith(world["a"].broker + "snapshots/")
+    assert request["compute"]["cores"] == {"min": 1, "max": 2}
+    assert request["schedule"]["requested"] == {"duration": "PT30M"}
+    with httpx.Client(timeout=30) as anonymous:
+        assert anonymous.get(executable["location"]).content == NOTEBOOK.encode()
+
+    def one(hub: str) -> tuple[float, httpx.Response]:
+        with httpx.Client(base_url=lab.url, timeout=30,
+                          headers={"Authorization": f"token {lab.token}"}) as http:
+            started = time.monotonic()
+            response = http.post("execplanner/ask", json={"hubs": [hub], "request": request,
+                                                          "timeout": 3})
+            return time.monotonic() - started, response
+
+    names = ["slow", "this-hub", "B", "down"]
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = dict(zip(names, pool.map(one, names), strict=True))
+    for name, (_took, response) in results.items():
+        assert response.status_code == 200, (name, response.text)
+        doc = response.json()
+        assert doc["request"] == request, "the prepared request is sent as it is"
+        assert [a["hub"] for a in doc["answers"]] == [name]
+    status = {name: r.json()["answers"][0]["status"] for name, (_took, r) in results.items()}
+    assert status == {"slow": "timeout", "this-hub": "YES", "B": "YES", "down": "error"}
+    assert results["slow"][0] >= 3
+    for name in ("this-hub", "B", "down"):
+        assert results[name][0] < 2.5, f"{name} waited {results[name][0]:.1f} s for the silent hub"
+    offer = results["B"][1].json()["answers"][0]["offers"][0]
+    assert offer["hub"] == "B" and offer["duration"] == 1800
+    assert lab.get(f"sessions/B/{offer['uuid']}").json()["phase"] == "OFFERED"
+
+
+def test_prepare_data_and_the_old_form_make_the_same_request(lab: LabServer, world: dict) -> None:
+    url = f"{world['site'].url}/survey/cat.fits"
+    data = [{"name": "survey", "location": url}]
+    prepared = lab.post("prepare", needs(data=data, hubs=["ignored"], timeout=4)).json()["request"]
+    asked = lab.post("ask", ask(data=data, hubs=["this-hub"])).json()["request"]
+    for doc in (prepared, asked):  # each has its own snapshot
+        doc["executable"].pop("location")
+        doc["executable"].pop("requirements")
+    assert prepared == asked
+
+
+@pytest.mark.parametrize(
+    "change,field,status",
+    [
+        ({"path": "work/analysis.py"}, "path", 400),
+        ({"path": "work/missing.ipynb"}, "path", 404),
+        ({"cores": {"min": 0}}, "cores.min", 400),
+        ({"memory": None}, "memory", 400),
+        ({"timeout": 0}, "timeout", 400),
+        ({"data": [{"name": "x", "s3": {"key": "k"}}]}, "data[0].s3.bucket", 400),
+    ],
+)
+def test_bad_prepare_bodies(world: dict[str, Any], change: dict, field: str, status: int) -> None:
+    response = world["server"].post("prepare", needs(**change))
+    assert response.status_code == status, response.text
+    assert field in response.json()["message"]
+    if status == 400:
+        assert response.json()["message"].startswith(field)
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"hubs": ["this-hub"], "request": "analysis.ipynb"}, "request"),
+        ({"hubs": ["this-hub"], "request": {}}, "request"),
+        ({"hubs": ["this-hub"], "request": [1]}, "request"),
+        ({"hubs": ["this-hub"], "request": {"name": "x" * (1024 * 1024)}}, "request"),
+        ({"hubs": ["this-hub"], "request": {"name": "n"}, "path": "work/analysis.ipynb"}, "request"),
+        ({"request": {"name": "n"}}, "hubs"),
+        ({"hubs": ["nope"], "request": {"name": "n"}}, "hubs"),
+        ({"hubs": ["this-hub"], "request": {"name": "n"}, "timeout": 500}, "timeout"),
+    ],
+)
+def test_bad_request_asks(world: dict[str, Any], body: dict, field: str) -> None:
+    response = world["server"].post("ask", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith(field)
+
+
+def test_a_hub_refusing_a_prepared_request_is_an_answer_not_a_failure(lab: LabServer) -> None:
+    """The lab server passes the request on as it is; the hub that cannot read it says so."""
+    response = lab.post("ask", {"hubs": ["B"], "request": {"name": "no executable"}, "timeout": 2})
+    assert response.status_code == 200, response.text
+    answer = response.json()["answers"][0]
+    assert answer["hub"] == "B" and answer["status"] in ("NO", "error") and answer["messages"], answer
+    assert answer["offers"] == []
+
+
 @pytest.mark.parametrize(
     "change,field",
     [
@@ -352,6 +457,12 @@ def test_without_a_hub_there_is_no_own_hub_and_no_ask(tmp_path: Path) -> None:
         server.post("hubs", {"name": "x", "url": "http://127.0.0.1:9/", "token": "t"})
         response = server.post("ask", ask(hubs=["x"], path="a.ipynb"))
         assert response.status_code == 400 and "JupyterHub" in response.json()["message"]
+        response = server.post("prepare", needs(path="a.ipynb"))
+        assert response.status_code == 400 and "JupyterHub" in response.json()["message"]
+        # a request made elsewhere needs no snapshot: it is sent (here to a port nobody listens on)
+        response = server.post("ask", {"hubs": ["x"], "request": {"name": "n"}, "timeout": 2})
+        assert response.status_code == 200, response.text
+        assert response.json()["answers"][0]["status"] == "error"
         assert httpx.get(server.url + "execplanner/hubs").status_code == 403  # no token: refused
     finally:
         server.stop()
@@ -362,7 +473,7 @@ def test_hostile_bodies_get_a_4xx_that_says_why(world: dict[str, Any], name: str
     content_type, body = HOSTILE[name]
     server: LabServer = world["server"]
     before = server.get("hubs").json()
-    for path in ("hubs", "ask", "sessions/this-hub/00000000-0000-0000-0000-000000000000"):
+    for path in ("hubs", "prepare", "ask", "sessions/this-hub/00000000-0000-0000-0000-000000000000"):
         response = server.http.post(f"execplanner/{path}", content=body,
                                     headers={"Content-Type": content_type})
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:300])
