@@ -47,7 +47,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,6 +65,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from brokers import E2E_PROFILES  # noqa: E402
 from hubprocess import RealHub, free_port  # noqa: E402
+from loopback import Silent  # noqa: E402
 
 # the file the wheel installs into etc/jupyter/jupyter_server_config.d, which enables the extension
 KINDS = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
@@ -152,17 +152,6 @@ class LabServer:
         self.log.close()
 
 
-class Silent:
-    """A loopback port that accepts connections (the kernel's backlog) and never answers."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(256)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 def execution_request() -> dict[str, Any]:

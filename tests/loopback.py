@@ -1,11 +1,12 @@
-"""Loopback fixtures for preload tests: a tiny wheel written by hand, and an HTTP server that serves a
-folder and records the progress reports POSTed to it. Nothing here reaches PyPI or the Internet."""
+"""Loopback fixtures: a tiny wheel written by hand, an HTTP server that serves a folder and records the
+progress reports POSTed to it, and a port that never answers. Nothing here reaches PyPI or the Internet."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import socket
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -65,3 +66,17 @@ class Loopback:
 
     def messages(self) -> list[str]:
         return [r["message"] for r in self.reports]
+
+
+class Silent:
+    """A loopback port that accepts connections (into the kernel's backlog) and never answers: a hub
+    or broker that hangs. ``url`` ends with a slash."""
+
+    def __init__(self, backlog: int = 256) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(backlog)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
+
+    def close(self) -> None:
+        self.socket.close()

@@ -10,7 +10,6 @@ reaches A with a service token A's config grants (known before A starts, as is A
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from brokers import Broker
 from hubprocess import RealHub, free_port
+from loopback import Silent
 from requests_lib import KINDS
 
 from jupyterhub_execplanner.cliformat import session_start
@@ -48,17 +48,6 @@ def request(duration: str = "PT10M") -> dict[str, Any]:
     }
 
 
-class Silent:
-    """A loopback port that accepts connections (the kernel's backlog) and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from hubprocess import ROOT, RealHub
-from loopback import Loopback
+from loopback import Loopback, Silent
 
 from jupyterhub_execplanner import launch
 
@@ -87,17 +86,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
     server.close()
 
 
-class Silent:
-    """A loopback port that accepts connections and never answers (a hub that hangs)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(64)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 from brokers import E2E_SETTINGS
 from hostile import HOSTILE
 from hubprocess import RealHub, free_port
-from loopback import Loopback
+from loopback import Loopback, Silent
 
 HUB_SETTINGS = {**E2E_SETTINGS, "offer_expiry": 120}
 SURVEY = bytes(range(250)) * 400  # 100 kB on the archive site; hub A holds its own copy
@@ -90,17 +89,6 @@ class LabServer:
         return self.http.post(f"execplanner/{path}", json=doc)
 
 
-class Silent:
-    """A loopback port that accepts connections and never answers (a hub that hangs)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(64)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")
