@@ -192,7 +192,7 @@ def test_answer_shape(answer: HubAnswer, status: str, messages: list, offers: in
 
 # -- the ask body and the request ---------------------------------------------------------------------
 
-ASK = {"hubs": ["A", "B", "A"], "path": "/work/analysis.ipynb", "cores": {"min": 1, "max": 2},
+ASK = {"hubs": ["A", "B", "A"], "path": "/project/analysis.ipynb", "cores": {"min": 1, "max": 2},
        "memory": {"min": 2}, "gpus": 1, "duration": 7200,
        "start": {"earliest": "2026-11-24T16:00:00Z", "latest": "2026-11-24T18:00:00Z"}, "timeout": 3}
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
@@ -200,7 +200,7 @@ NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
 
 def test_ask_to_request_parses_as_v1() -> None:
     ask = parse_ask(ASK, 5)
-    assert ask.hubs == ("A", "B") and ask.path == "work/analysis.ipynb" and ask.timeout == 3
+    assert ask.hubs == ("A", "B") and ask.path == "project/analysis.ipynb" and ask.timeout == 3
     assert ask.memory == (2, 2)
     doc = build_request(ask, "https://a/snapshots/T/analysis.ipynb", "https://a/snapshots/T/requirements.txt",
                         NOW)
