@@ -37,8 +37,11 @@ import httpx
 import yaml
 
 from ._version import __version__
+from .model.codec import BodyError, load_json, scan_yaml
 
 SERVICE_NAME = "execplanner"
+MAX_ANSWER = 4 * 1024 * 1024  # bytes of a broker's answer this client reads at most
+MAX_YAML_ANSWER = 256 * 1024  # YAML is parsed in pure Python: larger YAML answers are not parsed
 ENUM_VALUE_UPDATE = "uri:enum-value-update"
 
 __all__ = [
@@ -89,16 +92,20 @@ _Loader.add_implicit_resolver(
 
 
 def parse_document(text: str | bytes) -> Any:
-    """Parse a JSON or YAML document (JSON first). Raises ``ValueError`` when it is neither."""
+    """Parse a JSON or YAML document (JSON first), with the service's own limits on what a hostile
+    document may do: nesting at most ``codec.MAX_DEPTH`` deep, no YAML anchors or aliases (no alias
+    bombs), no unusual tags. Raises ``ValueError`` when it is neither, or breaks a limit."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
+        return load_json(text)
+    except BodyError as e:
+        if "nested more than" in str(e):
+            raise ValueError(str(e)) from e
     try:
+        scan_yaml(text)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, BodyError, RecursionError) as e:
         raise ValueError(f"neither JSON nor YAML: {e}") from e
 
 
@@ -258,18 +265,37 @@ class BrokerClient:
     # -- HTTP --
 
     async def _send(self, method: str, url: str, doc: Any = None) -> tuple[httpx.Response, Any]:
+        """Send, and read the answer: at most :data:`MAX_ANSWER` bytes (a larger one is a
+        BrokerError, read no further), parsed only when small enough to parse without holding up
+        the event loop (JSON up to the cap, YAML up to :data:`MAX_YAML_ANSWER`)."""
         content = None
         headers = {}
         if doc is not None:
             content = _encode(doc)
             headers["Content-Type"] = "application/json"
-        response = await self._http.request(method, url, content=content, headers=headers)
+        request = self._http.build_request(method, url, content=content, headers=headers)
+        response = await self._http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER:
+                    raise BrokerError(
+                        0, f"{self.name} answered more than {MAX_ANSWER // (1024 * 1024)} MiB; not read"
+                    )
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        data = b"".join(chunks)
+        response._content = data  # what httpx's read() would set: .content and .text work as usual
         body = None
-        if response.content:
-            try:
-                body = parse_document(response.content)
-            except ValueError:
-                body = None
+        if data:
+            looks_json = data.lstrip()[:1] in (b"{", b"[")
+            if looks_json or len(data) <= MAX_YAML_ANSWER:
+                try:
+                    body = parse_document(data)
+                except ValueError:
+                    body = None
         return response, body
 
     async def _call(self, method: str, url: str, doc: Any = None, *, direct: bool = False) -> Any:

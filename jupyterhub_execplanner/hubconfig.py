@@ -202,10 +202,14 @@ def setup_execplanner(
         roles.append({"name": "user", "scopes": ["self", *user_scopes]})
     c.JupyterHub.load_roles = roles
 
-    # the lab panel's server extension calls this broker with the server's own token
-    c.Spawner.server_token_scopes = server_token_scopes(
-        _configured(c.Spawner, "server_token_scopes", None), name
-    )
+    # the lab panel's server extension calls this broker with the server's own token. Setting
+    # server_token_scopes overrides the "server" role, so an admin's own "server" role is the base
+    configured = _configured(c.Spawner, "server_token_scopes", None)
+    if not configured:
+        server_role = next((r for r in roles if isinstance(r, dict) and r.get("name") == "server"), None)
+        if server_role and server_role.get("scopes"):
+            configured = list(server_role["scopes"])
+    c.Spawner.server_token_scopes = server_token_scopes(configured, name)
     spawner_environment = dict(_configured(c.Spawner, "environment", {}) or {})
     spawner_environment.setdefault("EXECPLANNER_SERVICE_NAME", name)
     c.Spawner.environment = spawner_environment

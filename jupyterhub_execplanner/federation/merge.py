@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -207,8 +207,10 @@ class MergeResult:
         return "YES" if self.offers else "NO"
 
 
-def peer_offers(answer: HubAnswer, taken: set[str]) -> tuple[list[dict[str, Any]], list[Message]]:
-    """A peer's usable offers (with a uuid and a URL, not already taken), and why any were left out."""
+def peer_offers(answer: HubAnswer, taken: set[str], known: Callable[[str], bool] = lambda _: False
+                ) -> tuple[list[dict[str, Any]], list[Message]]:
+    """A peer's usable offers (with a uuid and a URL, not already taken in this merge nor ``known``
+    to this broker from an earlier one), and why any were left out."""
     if not answer.ok or not isinstance(answer.offerset, dict):
         return [], []
     offers, skipped = [], 0
@@ -216,7 +218,7 @@ def peer_offers(answer: HubAnswer, taken: set[str]) -> tuple[list[dict[str, Any]
         meta = offer.get("meta") if isinstance(offer, dict) else None
         uuid = meta.get("uuid") if isinstance(meta, dict) else None
         url = meta.get("url") if isinstance(meta, dict) else None
-        if (not isinstance(uuid, str) or not _UUID.match(uuid) or uuid in taken
+        if (not isinstance(uuid, str) or not _UUID.match(uuid) or uuid in taken or known(uuid)
                 or not isinstance(url, str) or not url.startswith(("http://", "https://"))):
             skipped += 1
             continue
@@ -232,8 +234,11 @@ def peer_offers(answer: HubAnswer, taken: set[str]) -> tuple[list[dict[str, Any]
     return offers, notes
 
 
-def merge(local: Sequence[dict[str, Any]], answers: Sequence[HubAnswer]) -> MergeResult:
-    """Our offers and the peers' in one list, with messages about the peers.
+def merge(local: Sequence[dict[str, Any]], answers: Sequence[HubAnswer],
+          known: Callable[[str], bool] = lambda _: False) -> MergeResult:
+    """Our offers and the peers' in one list, with messages about the peers. A peer offer whose uuid
+    is ``known`` (an offer or session this broker already holds: a peer that repeats uuids) is left
+    out with a message.
 
     Order: earliest start first; offers that start together keep the order of their source (ours
     first, then the peers in the order they are declared) and each source's own order.
@@ -244,7 +249,7 @@ def merge(local: Sequence[dict[str, Any]], answers: Sequence[HubAnswer]) -> Merg
         keyed.append(((session_start(doc) or _FAR, 0, position), Merged(doc)))
     messages: list[Message] = []
     for source, answer in enumerate(answers, start=1):
-        offers, notes = peer_offers(answer, taken)
+        offers, notes = peer_offers(answer, taken, known)
         messages += [*peer_messages(answer), *notes]
         for position, doc in enumerate(offers):
             keyed.append(((session_start(doc) or _FAR, source, position), Merged(doc, answer.hub)))

@@ -73,8 +73,10 @@ def _too_deep() -> BodyError:
     )
 
 
-def _scan_yaml(text: str) -> None:
-    """Refuse anchors, aliases, unusual tags, several documents and deep nesting, event by event."""
+def scan_yaml(text: str) -> None:
+    """Refuse anchors, aliases, unusual tags, several documents and deep nesting, event by event, before
+    anything is built (BodyError, 400). :func:`load_yaml` calls it; so does the broker client before
+    it reads a broker's YAML answer with its own resolvers."""
     loader = SafeYamlLoader(text)
     depth = documents = 0
     try:
@@ -116,8 +118,8 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 
 
 def load_yaml(text: str) -> Any:
-    """One YAML document, checked by :func:`_scan_yaml` first. Raises BodyError (400)."""
-    _scan_yaml(text)
+    """One YAML document, checked by :func:`scan_yaml` first. Raises BodyError (400)."""
+    scan_yaml(text)
     loader = SafeYamlLoader(text)
     try:
         return loader.get_single_data()

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import signal
 from typing import Any
 from urllib.parse import urlparse
@@ -46,6 +47,8 @@ from .handlers import NotFoundHandler, default_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner
 from .snapshots import snapshot_handlers
+
+_CAPABILITY = re.compile(r"(/snapshots/)[A-Za-z0-9_-]{20,}")
 
 
 class ExecPlannerApp(Application, ExecPlanner):
@@ -257,7 +260,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             "%d %s %s %.1fms",
             status,
             handler.request.method,
-            handler.request.path,
+            _CAPABILITY.sub(r"\1<token>", handler.request.path),  # a snapshot's token is a credential
             1000 * handler.request.request_time(),
         )
 

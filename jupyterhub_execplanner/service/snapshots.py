@@ -76,6 +76,14 @@ def parse_files(doc: Any) -> dict[str, str]:
             raise SnapshotBodyError(
                 f"files[{name!r}] must be the file's text (a string), not {type(text).__name__}."
             )
+        for what, value in (("name", str(name)), ("text", text)):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:  # a lone surrogate, e.g. "\ud800" in JSON
+                raise SnapshotBodyError(
+                    f"files[{name!r}]: its {what} is not valid Unicode ({e.reason} at {e.start}); "
+                    "send UTF-8 text."
+                ) from e
     return {str(k): v for k, v in files.items()}
 
 
@@ -138,6 +146,9 @@ class SnapshotFileHandler(SnapshotBase):
 
     async def prepare(self) -> None:
         self._started = time.perf_counter()  # a capability URL: no hub lookup
+
+    def head(self, token: str, name: str) -> None:
+        self.get(token, name)  # tornado sends the headers only (and a probe's 405 would log the token)
 
     def get(self, token: str, name: str) -> None:
         snapshot = self.snapshots.by_token(token, self.manager.clock())

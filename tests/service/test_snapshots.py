@@ -45,6 +45,8 @@ async def test_upload_then_fetch_without_a_token(start_service, client, service_
         requirements = await anonymous.get(urls["requirements.txt"])
         assert requirements.text == "numpy\n"
         assert requirements.headers["content-type"].startswith("text/plain")
+        head = await anonymous.head(urls["analysis.ipynb"])  # a link checker's HEAD: not a 405
+        assert head.status_code == 200 and head.content == b""
         other = await anonymous.get(urls["data.csv"])
         assert other.headers["content-type"] == "application/octet-stream"
 
@@ -128,6 +130,8 @@ async def test_size_cap_names_the_setting(start_service, client) -> None:
         (json.dumps({"files": {f"f{i}.txt": "x" for i in range(5)}}).encode(), "at most 4"),
         (json.dumps({"files": {"a.txt": 3}}).encode(), "files['a.txt']"),
         (json.dumps([1, 2]).encode(), "files"),
+        (b'{"files": {"a.ipynb": "\\ud800"}}', "files['a.ipynb']: its text is not valid Unicode"),
+        (b'{"files": {"\\ud800.ipynb": "x"}}', "its name is not valid Unicode"),
     ],
 )
 async def test_bad_bodies_name_the_field(start_service, client, body: bytes, field: str) -> None:

@@ -307,3 +307,30 @@ async def test_ask_many_does_not_wait_for_a_slow_hub() -> None:
     assert answers[4].error == "HTTP 401: Token needed."
     assert 0.25 < answers[2].elapsed < 3
     assert answers[0].elapsed < answers[2].elapsed
+
+
+def test_parse_document_refuses_what_would_blow_up() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+    with pytest.raises(ValueError, match="alias"):
+        parse_document(bomb)
+    with pytest.raises(ValueError, match="nested"):
+        parse_document("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError):
+        parse_document("!!python/object/apply:os.system ['true']")
+
+
+async def test_an_answer_over_the_cap_is_not_read_and_large_yaml_is_not_parsed() -> None:
+    from jupyterhub_execplanner import client as C
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/huge"):
+            return httpx.Response(200, content=b'{"pad": "' + b"x" * (C.MAX_ANSWER + 10) + b'"}')
+        return httpx.Response(200, content=b"result: NO\npad: " + b"y" * (C.MAX_YAML_ANSWER + 10) + b"\n",
+                              headers={"Content-Type": "application/yaml"})
+
+    async with BrokerClient("http://h", transport=httpx.MockTransport(handler)) as broker:
+        with pytest.raises(BrokerError, match="more than 4 MiB"):
+            await broker.session("http://h/services/execplanner/sessions/huge")
+        with pytest.raises(BrokerError, match="neither JSON nor YAML"):
+            await broker.session("http://h/services/execplanner/sessions/yaml")

@@ -279,3 +279,12 @@ def test_token_env_passes_from_the_hubs_environment_to_the_service(monkeypatch: 
     (service,) = c.JupyterHub.services
     assert service["environment"]["HUB_B_TOKEN"] == "b-secret"
     assert "HUB_C_TOKEN" not in service["environment"]
+
+
+def test_a_peer_offer_whose_uuid_this_broker_already_holds_is_left_out() -> None:
+    held = {uid(7)}
+    result = M.merge([offer(uid(1), T0)], [yes("b", offer(uid(7), T0), offer(uid(8), T0))],
+                     known=held.__contains__)
+    assert [m.uuid for m in result.offers] == [uid(1), uid(8)]
+    (skipped,) = [m for m in result.messages if m.kind == M.PEER_OFFER_SKIPPED]
+    assert skipped.values["peer"] == "b" and str(skipped.values["count"]) == "1"

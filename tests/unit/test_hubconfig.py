@@ -176,3 +176,14 @@ async def test_a_callable_server_token_scopes_is_wrapped() -> None:
     got = await c.Spawner.server_token_scopes("alice")
     assert got == ["users:activity!user", "read:users!user=alice", "access:services!service=execplanner",
                    *scopes.USER_SCOPES]
+
+
+def test_an_admins_server_role_is_the_base_of_the_server_token_scopes() -> None:
+    c = Config()
+    c.JupyterHub.load_roles = [{"name": "server", "scopes": ["users:activity!user", "access:servers!server",
+                                                            "read:users:name!user", "custom:foo"]}]
+    setup_execplanner(c, hub_config_file="/srv/jupyterhub_config.py")
+    scopes = c.Spawner.server_token_scopes
+    assert scopes[:4] == ["users:activity!user", "access:servers!server", "read:users:name!user",
+                          "custom:foo"]
+    assert "access:services!service=execplanner" in scopes and "custom:execplanner:request" in scopes
