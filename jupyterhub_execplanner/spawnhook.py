@@ -141,6 +141,8 @@ def plan_for(spawner: Any, spec: launch.LaunchSpec, secret: str, settings: ExecP
         pip_extra_args=tuple(settings.pip_extra_args),
         installer=settings.preload_installer,
         root_dir=notebook_dir,
+        data_denied_sources=tuple(settings.data_denied_sources),
+        data_allowed_sources=tuple(settings.data_allowed_sources),
     )
 
 

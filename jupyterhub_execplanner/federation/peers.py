@@ -37,6 +37,7 @@ from .merge import (
     VIA_HEADER,
     RelayedSession,
     Route,
+    budget,
     decide_route,
     in_order,
     merge,
@@ -145,6 +146,10 @@ class Federation:
 
     # -- requests ------------------------------------------------------------------------------
 
+    def known(self, uuid: str) -> bool:
+        """Whether this broker already holds an offer or session with this uuid (ours or relayed)."""
+        return self.store.relayed_session(uuid) is not None or self.manager.record(uuid) is not None
+
     def route(self, headers: Mapping[str, str]) -> Route:
         return decide_route(
             self.broker_id,
@@ -174,19 +179,31 @@ class Federation:
 
     async def request(
         self, who: Identity, body: Any, parsed: ParseResult, headers: Mapping[str, str], base: str,
-        probes: Mapping[str, Any] = _NO_PROBES,
     ) -> tuple[OfferSetRecord, list[SessionRecord], dict[str, Any]]:
-        """``POST requests``: our offers and the peers', merged, recorded, rendered. ``probes`` are
-        what :meth:`SessionManager.measure` found, for our own planning."""
+        """``POST requests``: our offers and the peers', merged, recorded, rendered. The route comes
+        first: a loop visit is a NO without measuring anything; otherwise the size of the remote
+        data (:meth:`SessionManager.measure`) is measured within the caller's budget, while the
+        peers are asked."""
         route = self.route(headers)
         if route.message is not None:  # a loop (NO), or a note on why the peers were not asked
             parsed = ParseResult(parsed.request, (*parsed.messages, route.message))
+        forward = route.forward and isinstance(body, dict)
+        probes: Mapping[str, Any] = _NO_PROBES
+        answers: list[HubAnswer] = []
+        if not route.loop:
+            caller = parse_timeout(headers.get(TIMEOUT_HEADER))
+            measuring = self.manager.measure(parsed, budget(self.manager.policy.data.probe_timeout, caller))
+            if forward:
+                probes, answers = await asyncio.gather(
+                    measuring, self.ask(body, route, headers.get("Authorization"))
+                )
+            else:
+                probes = await measuring
         offerset, sessions = self.manager.request(who, parsed, probes)  # type: ignore[arg-type]
         doc = render_offerset(offerset, sessions, base)
-        if not route.forward or not isinstance(body, dict):
+        if not forward:
             return offerset, sessions, doc
-        answers = await self.ask(body, route, headers.get("Authorization"))
-        merged = merge(doc["offers"], answers)
+        merged = merge(doc["offers"], answers, known=self.known)
         now = self.manager.clock()
         offerset.result = merged.result
         offerset.messages = [*offerset.messages, *merged.messages]
@@ -200,11 +217,10 @@ class Federation:
 
     async def direct(
         self, who: Identity, body: Any, parsed: ParseResult, headers: Mapping[str, str], base: str,
-        probes: Mapping[str, Any] = _NO_PROBES,
     ) -> tuple[int, dict[str, Any], OfferSetRecord]:
         """``POST direct``: the merged offers (peers asked with ``POST requests``), then accept the
         first, wherever it lives. (status, session document, offerset)."""
-        offerset, sessions, _ = await self.request(who, body, parsed, headers, base, probes)
+        offerset, sessions, _ = await self.request(who, body, parsed, headers, base)
         if not offerset.sessions:
             return 400, render_direct_failure(offerset.messages, base), offerset
         first = offerset.sessions[0]

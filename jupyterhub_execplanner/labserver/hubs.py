@@ -8,11 +8,12 @@ temporary file (mode 0600) and renamed over the old one. Tokens never leave this
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,7 @@ class Hub:
     url: str  # the broker's URL, ending with "/"
     token: str | None
     own: bool = False
+    refusal: str | None = None  # why no call may be made to it (the own hub at an untrusted host)
 
     def public(self) -> dict[str, Any]:
         """What the browser may see: never the token."""
@@ -124,6 +126,67 @@ class HubsStore:
         return True
 
 
+class UntrustedHost(ValueError):
+    """The browser reached this server at a host it cannot trust with the server's own hub token;
+    ``url`` is the broker URL that host would give (to show, never to call)."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+LOOPBACK = "loopback"
+
+
+def _host_key(hostname: str) -> str:
+    """A hostname to compare: lowercase, without brackets; every loopback name is the same host."""
+    name = hostname.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return LOOPBACK
+    try:
+        return LOOPBACK if ipaddress.ip_address(name).is_loopback else name
+    except ValueError:
+        return name
+
+
+def _split_host(host: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` (as in a Host header or a trusted_hosts entry) as (hostname, port); None if
+    it is not one."""
+    try:
+        parts = urlsplit(f"//{host.strip()}")
+        return (parts.hostname or "", parts.port) if parts.hostname else None
+    except ValueError:
+        return None
+
+
+def host_is_trusted(env: Mapping[str, str], origin: str, trusted_hosts: Sequence[str] = ()) -> bool:
+    """Whether the own hub's token may be sent to ``origin`` (the scheme and host the browser used).
+
+    Trusted: a host of ``trusted_hosts`` (``name`` for any port, ``name:port`` for that port only),
+    or the host of ``$JUPYTERHUB_API_URL`` on any port (the hub's proxy and its API are on the same
+    machine, on other ports; every loopback name counts as the same host). Anything else may be a
+    forged ``Host`` header."""
+    try:
+        parts = urlsplit(origin)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if not hostname or parts.scheme not in ("http", "https"):
+        return False
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    key = _host_key(hostname)
+    for entry in trusted_hosts:
+        split = _split_host(entry)
+        if split and _host_key(split[0]) == key and split[1] in (None, port):
+            return True
+    try:
+        api_host = urlsplit(env.get("JUPYTERHUB_API_URL", "")).hostname
+    except ValueError:
+        api_host = None
+    return bool(api_host) and _host_key(api_host) == key
+
+
 def _origin(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -137,14 +200,17 @@ def own_broker_url(
     *,
     configured: str = "",
     request_origin: str | None = None,
+    trusted_hosts: Sequence[str] = (),
 ) -> str | None:
     """The URL of the broker on the hub this server runs under; None when not under a hub.
 
     In order: ``configured`` (``ExecPlannerLab.own_hub_url``); ``$JUPYTERHUB_PUBLIC_HUB_URL``; the
     origin of ``$JUPYTERHUB_PUBLIC_URL`` with ``$JUPYTERHUB_BASE_URL``; ``request_origin`` (the
     scheme and host the browser reached this server at, which is the hub's proxy) with
-    ``$JUPYTERHUB_BASE_URL``. ``$JUPYTERHUB_API_URL`` is not used: it is often the hub's internal
-    address, where services are not routed.
+    ``$JUPYTERHUB_BASE_URL``, only when :func:`host_is_trusted` (else :class:`UntrustedHost`: the
+    ``Host`` header can be forged, and the server's token must not go where it says).
+    ``$JUPYTERHUB_API_URL`` is not used for the URL: it is often the hub's internal address, where
+    services are not routed.
     """
     if not env.get("JUPYTERHUB_API_TOKEN") or not env.get("JUPYTERHUB_API_URL"):
         return None
@@ -153,9 +219,22 @@ def own_broker_url(
     if env.get("JUPYTERHUB_PUBLIC_HUB_URL"):
         return broker_url(env["JUPYTERHUB_PUBLIC_HUB_URL"], service_name)
     base = "/" + env.get("JUPYTERHUB_BASE_URL", "/").strip("/")
-    origin = _origin(env.get("JUPYTERHUB_PUBLIC_URL", "")) or (
-        _origin(request_origin) if request_origin else None
-    )
+    origin = _origin(env.get("JUPYTERHUB_PUBLIC_URL", ""))
+    if origin is None and request_origin:
+        try:
+            origin = _origin(request_origin)
+        except ValueError:
+            origin = None
+        if origin is not None and not host_is_trusted(env, origin, trusted_hosts):
+            url = broker_url(origin + base.rstrip("/") + "/", service_name)
+            raise UntrustedHost(
+                f"This server was reached at {origin}, which is not the host of its hub's API "
+                "($JUPYTERHUB_API_URL) nor one of ExecPlannerLab.trusted_hosts, so it will not send "
+                "its hub token there (a Host header can be forged). Ask the hub's admin to set "
+                "c.JupyterHub.public_url (or c.ExecPlannerLab.own_hub_url, or "
+                "c.ExecPlannerLab.trusted_hosts) to the hub's public address.",
+                url,
+            )
     if origin is None:
         return None
     return broker_url(origin + base.rstrip("/") + "/", service_name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from ..client import BrokerClient, BrokerError, ask_many, describe_error
 from ..model.messages import utcnow
 from . import shapes
 from .asking import Ask, build_request, parse_ask, parse_request_ask
-from .hubs import FieldError, Hub, HubsStore, own_broker_url, parse_hub
+from .hubs import FieldError, Hub, HubsStore, UntrustedHost, own_broker_url, parse_hub
 from .settings import ExecPlannerLab
 
 ACTIONS = {"accept": "accept", "reject": "reject", "cancel": "cancel"}
@@ -45,9 +45,35 @@ class LabBrokerClient(BrokerClient):
 
 
 def _broker_failure(hub: str, error: BaseException, timeout: float | None = None) -> LabError:
+    if isinstance(error, LabError):
+        return error
+    if isinstance(error, (asyncio.TimeoutError, httpx.TimeoutException)):
+        within = f" within {timeout:g} s" if timeout is not None else ""
+        return LabError(504, f"{hub}: no answer{within}; the hub is slow or unreachable, try again later.")
     if isinstance(error, BrokerError) and error.status in (404, 409, 413):
         return LabError(error.status, f"{hub}: {error.message}")
     return LabError(502, f"{hub}: {describe_error(error, timeout)}")
+
+
+def _what(answer: Any) -> str:
+    if answer is None:
+        return "an empty answer"
+    if isinstance(answer, str):
+        return "text, not JSON (a login page?)"
+    return f"a JSON {type(answer).__name__}" if isinstance(answer, (list, int, float, bool)) else "no object"
+
+
+def _not_a_session(hub: Hub, answer: Any) -> LabError:
+    return LabError(
+        502,
+        f"{hub.name}: the answer is not a session ({_what(answer)}); check that {hub.url} is the "
+        "hub's execution broker and that its token is valid.",
+    )
+
+
+def _hub_error(error: Exception, timeout: float) -> str:
+    """The ``errors`` line of a hub that failed in ``GET sessions``."""
+    return error.message if isinstance(error, LabError) else describe_error(error, timeout)
 
 
 class Lab:
@@ -62,15 +88,23 @@ class Lab:
     # -- hubs ---------------------------------------------------------------------------------
 
     def own_hub(self, origin: str | None) -> Hub | None:
-        url = own_broker_url(
-            self.env,
-            self.settings.service_name,
-            configured=self.settings.own_hub_url,
-            request_origin=origin,
-        )
+        """The own hub; at a host that cannot be trusted with the token (``origin``, the ``Host``
+        header, can be forged) it is listed with a ``refusal`` and :meth:`client` makes no call."""
+        refusal = None
+        try:
+            url = own_broker_url(
+                self.env,
+                self.settings.service_name,
+                configured=self.settings.own_hub_url,
+                request_origin=origin,
+                trusted_hosts=self.settings.trusted_hosts,
+            )
+        except UntrustedHost as e:
+            url, refusal = e.url, str(e)
         if url is None:
             return None
-        return Hub(self.settings.own_hub_name, url, self.env.get("JUPYTERHUB_API_TOKEN"), own=True)
+        token = self.env.get("JUPYTERHUB_API_TOKEN")
+        return Hub(self.settings.own_hub_name, url, token, own=True, refusal=refusal)
 
     def _own_name(self) -> str | None:
         under_hub = self.env.get("JUPYTERHUB_API_TOKEN") and self.env.get("JUPYTERHUB_API_URL")
@@ -104,11 +138,24 @@ class Lab:
             raise LabError(404, f"No hub named {name!r}.")
 
     def client(self, hub: Hub, timeout: float | None = None) -> LabBrokerClient:
+        """A client of ``hub``, carrying its token; LabError 400 for a hub that must not be called."""
+        if hub.refusal:
+            raise LabError(400, hub.refusal)
         return LabBrokerClient(
             hub.url, hub.token, timeout=timeout or self.settings.timeout, name=hub.name
         )
 
     # -- asking ---------------------------------------------------------------------------------
+
+    def _without_root(self, error: web.HTTPError) -> str:
+        """The contents manager's message, without the server's absolute root folder in it."""
+        text = error.log_message or error.reason or "cannot be read"
+        try:
+            text = text % error.args if error.args else text
+        except (TypeError, ValueError):
+            pass
+        root = str(getattr(self.contents, "root_dir", "") or "").rstrip("/")
+        return text.replace(root + "/", "").replace(root, ".") if root else text
 
     async def _read_text(self, path: str) -> str:
         model = await ensure_async(self.contents.get(path, content=True, type="file", format="text"))
@@ -125,10 +172,17 @@ class Lab:
         except web.HTTPError as e:
             if e.status_code == 404:
                 raise LabError(404, f"path: there is no notebook {path!r} on this server.") from e
-            raise LabError(400, f"path {path!r}: {e.log_message or e.reason}") from e
+            raise LabError(400, f"path {path!r}: {self._without_root(e)}") from e
         requirements = posixpath.join(posixpath.dirname(path), REQUIREMENTS)
-        if await ensure_async(self.contents.file_exists(requirements)):
-            files[REQUIREMENTS] = await self._read_text(requirements)
+        try:
+            if await ensure_async(self.contents.file_exists(requirements)):
+                files[REQUIREMENTS] = await self._read_text(requirements)
+        except web.HTTPError as e:  # its message may carry the server's absolute path: not shown
+            raise LabError(
+                400,
+                f"{REQUIREMENTS}: {requirements.lstrip('/')!r} (beside the notebook) cannot be read as "
+                "UTF-8 text; save it as UTF-8, or remove it, and ask again.",
+            ) from e
         async with self.client(own, timeout) as broker:
             try:
                 answer = await asyncio.wait_for(broker.snapshot(files), timeout)
@@ -187,6 +241,9 @@ class Lab:
         unknown = [n for n in names if n not in by_name]
         if unknown:
             raise LabError(400, f"hubs: no hub named {', '.join(map(repr, unknown))}; add it first.")
+        refused = next((by_name[n].refusal for n in names if by_name[n].refusal), None)
+        if refused:
+            raise LabError(400, refused)
         if ask is not None:
             request = await self._prepared(ask, hubs)
         clients = [self.client(by_name[name], timeout) for name in names]
@@ -220,28 +277,39 @@ class Lab:
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
-                errors.append({"hub": hub.name, "message": describe_error(result, timeout)})
+                errors.append({"hub": hub.name, "message": _hub_error(result, timeout)})
             else:
                 sessions.extend(result)
         return {"sessions": sessions, "errors": errors}
 
+    async def _proxied(
+        self, hub: Hub, call: Callable[[LabBrokerClient], Awaitable[Any]], timeout: float
+    ) -> dict[str, Any]:
+        """One call to ``hub``'s broker, bounded as a whole by ``timeout`` (httpx bounds each read
+        only, so a hub that trickles its answer would hold the panel forever); its answer must be a
+        session document. LabError 504 on timeout, 502 (or the broker's 404/409) on failure."""
+        async with self.client(hub, timeout) as broker:
+            try:
+                answer = await asyncio.wait_for(call(broker), timeout)
+            except (asyncio.TimeoutError, BrokerError, httpx.HTTPError, ValueError) as e:
+                raise _broker_failure(hub.name, e, timeout) from e
+        if not isinstance(answer, dict):
+            raise _not_a_session(hub, answer)
+        return answer
+
     async def session(self, hub_name: str, uuid: str, origin: str | None) -> dict[str, Any]:
         hub = self.hub(hub_name, origin)
-        async with self.client(hub) as broker:
-            try:
-                doc = await broker.session(uuid)
-            except (BrokerError, httpx.HTTPError, ValueError) as e:
-                raise _broker_failure(hub.name, e, self.settings.timeout) from e
+        doc = await self._proxied(hub, lambda broker: broker.session(uuid), self.settings.timeout)
         return shapes.session_shape(hub.name, doc)
 
     async def act(self, hub_name: str, uuid: str, doc: Any, origin: str | None) -> dict[str, Any]:
+        """Accept (within ``max(timeout, accept_timeout)``: a hub may take a while), reject or cancel."""
         action = doc.get("action") if isinstance(doc, dict) else None
-        if action not in ACTIONS:
+        if not isinstance(action, str) or action not in ACTIONS:
             raise LabError(400, f"action must be 'accept', 'reject' or 'cancel', not {action!r}.")
         hub = self.hub(hub_name, origin)
-        async with self.client(hub) as broker:
-            try:
-                answer = await getattr(broker, ACTIONS[action])(uuid)
-            except (BrokerError, httpx.HTTPError, ValueError) as e:
-                raise _broker_failure(hub.name, e, self.settings.timeout) from e
+        timeout = self.settings.timeout
+        if action == "accept":
+            timeout = max(timeout, self.settings.accept_timeout)
+        answer = await self._proxied(hub, lambda broker: getattr(broker, ACTIONS[action])(uuid), timeout)
         return shapes.session_shape(hub.name, answer)

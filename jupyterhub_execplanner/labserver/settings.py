@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Float, TraitError, Unicode, default, validate
+from traitlets import Float, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 
@@ -31,6 +31,16 @@ class ExecPlannerLab(Configurable):
         help="""
         Seconds each hub gets to answer (asking for offers, listing sessions) when the panel does not
         say; a slower hub is reported as a timeout and never holds back the others. Default: 5.
+        """,
+    ).tag(config=True)
+
+    accept_timeout = Float(
+        30.0,
+        help="""
+        Seconds a hub gets to answer an accept (a hub may do more work to accept than to answer);
+        the wait is the larger of this and ``timeout``. Showing, rejecting and cancelling a session
+        get ``timeout``. Each bounds the whole call, however slowly the hub sends its answer; a hub
+        that does not answer in time gives a 504 naming it. Default: 30.
         """,
     ).tag(config=True)
 
@@ -59,14 +69,30 @@ class ExecPlannerLab(Configurable):
         server (through the hub's proxy) with ``$JUPYTERHUB_BASE_URL``. The broker builds the snapshot
         URLs other hubs fetch the notebook from from the URL it is reached at, so this must be a URL
         other hubs can reach: set ``c.JupyterHub.public_url`` (or the broker's ``public_url``) on
-        hubs behind a proxy that changes the host.
+        hubs behind a proxy that changes the host. The browser's host is used only when it can be
+        trusted with the server's token (see ``trusted_hosts``); otherwise the own hub cannot be asked
+        (400, asking for this setting or ``c.JupyterHub.public_url``).
         """,
     ).tag(config=True)
 
-    @validate("timeout")
+    trusted_hosts = List(
+        Unicode(),
+        help="""
+        Hosts the browser may reach this server at (the hub's proxy) that are trusted to be the
+        user's own hub when neither ``own_hub_url`` nor ``$JUPYTERHUB_PUBLIC_HUB_URL`` /
+        ``$JUPYTERHUB_PUBLIC_URL`` say where it is: ``hub.example.org`` (any port) or
+        ``hub.example.org:8443``. The host of ``$JUPYTERHUB_API_URL`` (any port; every loopback name
+        counts as one host) is always trusted. The server sends its own hub token to the broker it
+        finds this way, and a ``Host`` header can be forged, so any other host is refused.
+        Default: none.
+        """,
+    ).tag(config=True)
+
+    @validate("timeout", "accept_timeout")
     def _validate_timeout(self, proposal: Any) -> float:
-        if proposal.value <= 0:
-            raise TraitError(f"ExecPlannerLab.timeout must be positive seconds, not {proposal.value!r}")
+        if not proposal.value > 0:
+            name = proposal.trait.name
+            raise TraitError(f"ExecPlannerLab.{name} must be positive seconds, not {proposal.value!r}")
         return float(proposal.value)
 
     @validate("own_hub_url")

@@ -7,6 +7,7 @@ a :class:`~jupyterhub_execplanner.client.HubAnswer` becomes an ``Answer``. Missi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -40,11 +41,26 @@ READY_KINDS = frozenset({f"{_K}server-ready", f"{_K}server-active"})
 WAITING_KIND = f"{_K}waiting"
 
 
-
 def _number(value: Any) -> float | int | None:
+    """A finite number (not a bool), else None: JSON has no infinity."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value
+    return value if math.isfinite(value) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _path(url: str) -> str | None:
+    try:
+        return urlsplit(url).path
+    except ValueError:  # e.g. "http://[oops"
+        return None
 
 
 def _str(value: Any) -> str | None:
@@ -58,9 +74,10 @@ def seconds(duration: Any) -> float | None:
     if not isinstance(duration, str):
         return None
     try:
-        return parse_duration(duration).total_seconds()
-    except ValueError:
+        value = parse_duration(duration).total_seconds()
+    except (ValueError, ArithmeticError):
         return None
+    return value if math.isfinite(value) else None
 
 
 def _whole(value: float | None) -> float | int | None:
@@ -101,7 +118,7 @@ def figures(items: Any) -> list[dict[str, Any]]:
 def accelerators(compute: Any) -> dict[str, int]:
     """``{resource: count}`` from a compute resource's accelerators."""
     out: dict[str, int] = {}
-    for item in _get(compute, "accelerators") or []:
+    for item in _list(_get(compute, "accelerators")):
         if not isinstance(item, dict):
             continue
         name = _str(item.get("resource")) or _str(item.get("type")) or _str(item.get("name"))
@@ -118,12 +135,12 @@ def _instant(value: Any) -> str | None:
 
 
 def _common(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
-    profile = _get(doc, "profile", "display_name") or _get(doc, "profile", "slug")
+    profile = _str(_get(doc, "profile", "display_name")) or _str(_get(doc, "profile", "slug"))
     return {
         "hub": hub,
-        "uuid": _get(doc, "meta", "uuid"),
-        "url": _get(doc, "meta", "url"),
-        "profile": profile or _get(doc, "meta", "description"),
+        "uuid": _str(_get(doc, "meta", "uuid")),
+        "url": _str(_get(doc, "meta", "url")),
+        "profile": profile or _str(_get(doc, "meta", "description")),
         "cores": _number(_get(doc, "compute", "cores", "min")),
         "memory": _number(_get(doc, "compute", "memory", "min")),
         "accelerators": accelerators(doc.get("compute")),
@@ -133,8 +150,9 @@ def _common(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def offer_shape(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """An offer (a session in phase OFFERED) as the panel's ``Offer``."""
+def offer_shape(hub: str, doc: Any) -> dict[str, Any]:
+    """An offer (a session in phase OFFERED) as the panel's ``Offer``; total: odd fields give None."""
+    doc = _dict(doc)
     return {
         **_common(hub, doc),
         "preparing": _whole(seconds(_get(doc, "schedule", "preparing", "duration"))),
@@ -145,7 +163,7 @@ def offer_shape(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preparing_progress(messages: list[dict[str, Any]]) -> int:
-    steps = sum(1 for m in messages if m.get("kind") in PROGRESS_KINDS)
+    steps = sum(1 for m in messages if _str(m.get("kind")) in PROGRESS_KINDS)
     return min(PREPARING_CAP, PROGRESS["PREPARING"] + PREPARING_STEP * steps)
 
 
@@ -153,13 +171,14 @@ def progress(phase: str, messages: Any) -> int:
     """0..100 from the phase; PREPARING grows with the preload's reports (up to 80); a FAILED or
     CANCELLED session keeps the value of the furthest phase its messages show it reached."""
     items = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    phase = _str(phase) or ""
     if phase == "PREPARING":
         return _preparing_progress(items)
     if phase in PROGRESS:
         return PROGRESS[phase]
     if phase not in ("FAILED", "CANCELLED"):
         return 0
-    kinds = {m.get("kind") for m in items}
+    kinds = {_str(m.get("kind")) for m in items}
     if kinds & READY_KINDS:
         return 100
     if kinds & PREPARING_KINDS:
@@ -179,7 +198,10 @@ def notebook_path(doc: dict[str, Any]) -> str | None:
     uuid = _str(_get(doc, "meta", "uuid"))
     if not location or not uuid:
         return None
-    name = launch.safe_filename(unquote(urlsplit(location).path), "notebook.ipynb")
+    path = _path(location)
+    if path is None:
+        return None
+    name = launch.safe_filename(unquote(path), "notebook.ipynb")
     name = name if name.endswith(".ipynb") else name + ".ipynb"
     return f"{launch.SESSIONS_FOLDER}/{launch.server_name_for(uuid)}/{name}"
 
@@ -191,15 +213,17 @@ def open_url(doc: dict[str, Any]) -> str | None:
     broker writes) is used as it is; a connector with the server's URL gets
     ``lab/tree/<notebook path>`` added (``lab`` for a session without a notebook).
     """
-    if doc.get("phase") not in OPEN_PHASES:
+    if _str(doc.get("phase")) not in OPEN_PHASES:
         return None
-    for connector in doc.get("connectors") or []:
+    for connector in _list(doc.get("connectors")):
         if not isinstance(connector, dict) or connector.get("status") not in (None, "AVAILABLE"):
             continue
         location = _str(connector.get("location"))
         if not location or not location.startswith(("http://", "https://")):
             continue
-        path = urlsplit(location).path
+        path = _path(location)
+        if path is None:
+            continue
         if "/lab/" in path or path.rstrip("/").endswith("/lab"):
             return location
         notebook = notebook_path(doc)
@@ -208,9 +232,10 @@ def open_url(doc: dict[str, Any]) -> str | None:
     return None
 
 
-def session_shape(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """A session document as the panel's ``Session``."""
-    phase = str(doc.get("phase") or "")
+def session_shape(hub: str, doc: Any) -> dict[str, Any]:
+    """A session document as the panel's ``Session``; total: odd fields give None (or "", [])."""
+    doc = _dict(doc)
+    phase = _str(doc.get("phase")) or ""
     messages = _get(doc, "meta", "messages")
     return {
         **_common(hub, doc),
@@ -236,7 +261,7 @@ def answer_shape(answer: HubAnswer) -> dict[str, Any]:
     if not answer.ok:
         messages = [answer.error or "no answer"]
     offers = [
-        offer_shape(answer.hub, o) for o in offerset.get("offers") or [] if isinstance(o, dict)
+        offer_shape(answer.hub, o) for o in _list(offerset.get("offers")) if isinstance(o, dict)
     ]
     if status == "NO" and not messages:
         messages = ["The hub answered NO without a reason."]

@@ -13,7 +13,11 @@ divided by the bandwidth of its source (``data_bandwidth``, longest URL prefix, 
 A resource the hub cannot get is a NO naming ``data[i]``: a source the policy forbids
 (``data_denied_sources``, or not in a non-empty ``data_allowed_sources``), a Rucio object or an
 ivoid that no collection holds, an S3 object without an endpoint (or a whole bucket), a location
-that is not HTTP(S), a size above what a server downloads, a HEAD answered 404/410.
+that is not HTTP(S), a size above what a server downloads, a HEAD answered 404/410. Two resources
+whose places in the session's folder are the same, or one inside the other, are a NO too.
+
+What follows a collection's prefix is decoded (percent-escapes) and then split; a remainder that
+could leave the collection's path (``..``, ``.``, a backslash, a control character) does not match.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ DATA_UNREACHABLE = "urn:execplanner:data-unreachable"
 DATA_NOTE = "urn:execplanner:data-placement"
 DEFAULT_BANDWIDTH = 10_000_000.0  # bytes per second
 _SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -178,17 +183,30 @@ def _text(value: Any) -> str | None:
 
 
 def _rest(remainder: str) -> str | None:
-    """A remainder after a prefix as a safe relative path ('' for the whole collection)."""
-    parts = [unquote(p) for p in re.split(r"[/?#&=]+", remainder) if p]
+    """A remainder after a prefix as a safe relative path ('' for the whole collection), or None
+    when it could leave the collection. Percent-escapes are decoded *before* the split, so
+    ``..%2F`` and ``%2e%2e`` are the ``..`` they spell; a ``.`` or ``..`` segment, a backslash or a
+    control character (NUL included) refuses the remainder. Empty segments are dropped (a leading
+    ``/`` never makes the path absolute)."""
+    text = unquote(remainder)
+    if "\\" in text or _CONTROL.search(text):
+        return None
+    parts = [p for p in re.split(r"[/?#&=]+", text) if p]
     if any(p in (".", "..") for p in parts):
         return None
     return "/".join(parts)
 
 
 def _source(c: Collection, remainder: str | None) -> str | None:
+    """The path of ``remainder`` in the collection; None unless it is the collection's path or
+    inside it (the last guard, whatever :func:`_rest` let through)."""
     if remainder is None:
         return None
-    return posixpath.join(c.path, remainder) if remainder else c.path
+    if not remainder:
+        return c.path
+    source = posixpath.normpath(posixpath.join(c.path, remainder))
+    base = c.path.rstrip("/")
+    return source if source == c.path or source.startswith(base + "/") else None
 
 
 def match(d: DataSpec, collections: Sequence[Collection]) -> tuple[Collection, str] | None:
@@ -261,13 +279,42 @@ def source_allowed(url: str, config: DataConfig) -> str | None:
 def mount_path(request: ExecutionRequest, d: DataSpec, index: int) -> str:
     """Where the data appears in the session's folder: the path of a compute volume that names
     it (without its leading ``/``), else ``data/<name>``."""
-    for v in request.compute.volumes:
+    return _mount(request, d, index)[0]
+
+
+def _mount(request: ExecutionRequest, d: DataSpec, index: int) -> tuple[str, str]:
+    """The mount of ``data[index]`` and the request field that chose it."""
+    for j, v in enumerate(request.compute.volumes):
         if d.name is not None and v.resource == d.name:
             parts = [p for p in v.path.split("/") if p and p != "."]
-            if parts and ".." not in parts:
-                return "/".join(parts)
+            safe = not any(p == ".." or "\\" in p or _CONTROL.search(p) for p in parts)
+            if parts and safe:
+                return "/".join(parts), f"compute.volumes[{j}].path"
     name = _SAFE_SEGMENT.sub("_", d.name or "").strip("._") or f"data-{index}"
-    return f"data/{name}"
+    return f"data/{name}", f"data[{index}]"
+
+
+def _overlaps(request: ExecutionRequest) -> list[Message]:
+    """A NO for every data resource whose mount is another's, or inside another's: the second
+    would be skipped, or written through the first's link into the collection."""
+    mounts = [(*_mount(request, d, i), d.name or f"data[{i}]") for i, d in enumerate(request.data)]
+    problems = []
+    for i, (mount, where, name) in enumerate(mounts):
+        for other, other_where, other_name in mounts[:i]:
+            if mount == other:
+                template = ("${path} puts data '${name}' at ${mount}, where ${other_path} already puts "
+                            "data '${other_name}'")
+            elif mount.startswith(other + "/") or other.startswith(mount + "/"):
+                template = ("${path} puts data '${name}' at ${mount} and ${other_path} puts data "
+                            "'${other_name}' at ${other}, one inside the other")
+            else:
+                continue
+            problems.append(msg.error(
+                msg.DUPLICATE, template + "; give each data resource its own path, none inside "
+                "another (a compute volume path, or a different name).", path=where, name=name,
+                mount=mount, other=other, other_path=other_where, other_name=other_name))
+            break
+    return problems
 
 
 def to_probe(request: ExecutionRequest, config: DataConfig) -> list[str]:
@@ -292,7 +339,7 @@ def place(
     if not request.data:
         return NO_DATA
     placements: list[DataPlacement] = []
-    problems: list[Message] = []
+    problems: list[Message] = _overlaps(request)
     notes: list[Message] = []
     for i, d in enumerate(request.data):
         path = f"data[{i}]"

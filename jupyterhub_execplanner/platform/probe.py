@@ -3,6 +3,12 @@
 The manager measures the data a request would download before it plans (the planner stays pure and
 gets the answers). A URL that does not answer in time, answers without ``Content-Length`` or with an
 error has an unknown size (a 404 or 410 is kept as the status, and the planner says NO for it).
+
+Redirects are followed by hand, at most :data:`MAX_REDIRECTS`, and each new location is checked
+against the hub's source policy (``data_denied_sources``, ``data_allowed_sources``) before it is
+asked: a redirect to a forbidden source leaves the size unknown, with the rule as the reason. At most
+:data:`MAX_PROBES` URLs of one request are measured, so a request cannot make the broker send
+hundreds of HEADs; the others have an unknown size, saying so.
 """
 
 from __future__ import annotations
@@ -13,18 +19,42 @@ from collections.abc import Iterable
 import httpx
 
 from ..client import tls_context
-from .datasets import Probe
+from .datasets import DataConfig, Probe, source_allowed
 
 USER_AGENT = "jupyterhub-execplanner-probe"
+MAX_REDIRECTS = 5
+MAX_PROBES = 20  # URLs measured for one request
+MIN_TIMEOUT = 0.05  # seconds; with less, nothing is asked
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-async def probe_one(client: httpx.AsyncClient, url: str, timeout: float) -> Probe:
-    try:
-        response = await asyncio.wait_for(client.head(url), timeout)
-    except asyncio.TimeoutError:
-        return Probe(error=f"no answer to HEAD within {timeout:g} s")
-    except httpx.HTTPError as e:
-        return Probe(error=f"HEAD failed: {type(e).__name__}")
+def redirect_problem(url: str, config: DataConfig | None) -> str | None:
+    """Why a redirect to ``url`` is not followed, or None."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return f"HEAD was redirected to {url}, which is not an http or https URL"
+    rule = source_allowed(url, config) if config is not None else None
+    if rule is not None:
+        return f"HEAD was redirected to {url}, a source this hub's policy forbids: {rule}"
+    return None
+
+
+async def _head(client: httpx.AsyncClient, url: str, config: DataConfig | None) -> Probe:
+    for hop in range(MAX_REDIRECTS + 1):
+        response = await client.head(url)
+        if response.status_code not in REDIRECTS:
+            break
+        location = response.headers.get("Location")
+        if not location:
+            return Probe(status=response.status_code,
+                         error=f"HEAD answered HTTP {response.status_code} without a Location")
+        if hop == MAX_REDIRECTS:
+            return Probe(error=f"HEAD was redirected more than {MAX_REDIRECTS} times")
+        target = str(response.url.join(location))
+        problem = redirect_problem(target, config)
+        if problem is not None:
+            return Probe(error=problem)
+        url = target
     if response.status_code >= 400:
         return Probe(status=response.status_code, error=f"HEAD answered HTTP {response.status_code}")
     length = response.headers.get("Content-Length", "")
@@ -33,14 +63,36 @@ async def probe_one(client: httpx.AsyncClient, url: str, timeout: float) -> Prob
     return Probe(size=int(length), status=response.status_code)
 
 
-async def probe_sizes(urls: Iterable[str], *, timeout: float = 5.0) -> dict[str, Probe]:
-    """The :class:`Probe` of each URL, asked concurrently; the whole takes at most ~``timeout``."""
+async def probe_one(
+    client: httpx.AsyncClient, url: str, timeout: float, config: DataConfig | None = None
+) -> Probe:
+    """The :class:`Probe` of ``url``; the whole chain of redirects takes at most ``timeout``."""
+    try:
+        return await asyncio.wait_for(_head(client, url, config), timeout)
+    except asyncio.TimeoutError:
+        return Probe(error=f"no answer to HEAD within {timeout:g} s")
+    except httpx.HTTPError as e:
+        return Probe(error=f"HEAD failed: {type(e).__name__}")
+
+
+async def probe_sizes(
+    urls: Iterable[str], *, timeout: float = 5.0, config: DataConfig | None = None,
+    limit: int = MAX_PROBES,
+) -> dict[str, Probe]:
+    """The :class:`Probe` of each URL, asked concurrently; the whole takes at most ~``timeout``.
+    Redirects are checked against ``config``'s source policy; only the first ``limit`` URLs are
+    asked."""
     wanted = list(dict.fromkeys(urls))
     if not wanted:
         return {}
+    if timeout < MIN_TIMEOUT:
+        return {u: Probe(error="not measured: the caller's timeout leaves no time for it") for u in wanted}
+    asked, skipped = wanted[:limit], wanted[limit:]
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=True, max_redirects=5, headers={"User-Agent": USER_AGENT},
-        verify=tls_context(),
+        timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}, verify=tls_context(),
     ) as client:
-        found = await asyncio.gather(*(probe_one(client, url, timeout) for url in wanted))
-    return dict(zip(wanted, found, strict=True))
+        found = await asyncio.gather(*(probe_one(client, url, timeout, config) for url in asked))
+    probes = dict(zip(asked, found, strict=True))
+    for url in skipped:
+        probes[url] = Probe(error=f"not measured: this hub measures at most {limit} URLs of a request")
+    return probes

@@ -6,6 +6,7 @@ Routes are listed in :data:`default_handlers` at the bottom, relative to the ser
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
@@ -14,13 +15,15 @@ from tornado import web
 
 from .. import launch
 from .._version import __version__
+from ..federation.merge import TIMEOUT_HEADER, budget, parse_timeout
 from ..federation.peers import Federation, FederationError, newest_first
 from ..model import codec, draft2023, render
 from ..model.codec import BodyError
 from ..model.kinds import understood_kinds
-from ..model.parse import parse_request
+from ..model.parse import ParseResult, parse_request
 from ..model.phases import Phase
 from ..model.update import UpdateError, parse_update
+from ..platform.datasets import Probe
 from ..platform.profiles import profile_summary
 from ..sessions.manager import Conflict, Identity, NotFound, SessionManager
 from ..worker.decide import ReportError, parse_report
@@ -200,20 +203,26 @@ class RequestsHandler(BaseHandler):
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
         parsed = parse_request(self.body(), now=self.manager.clock())
-        probes = await self.manager.measure(parsed)  # the size of remote data, before planning
-        if self.federation is not None and self.federation.active:  # ask the peers too
+        if self.federation is not None and self.federation.active:  # ask the peers too (and measure)
             offerset, sessions, doc = await self.federation.request(
-                who, self.body(), parsed, self.request.headers, self.base_url(), probes
+                who, self.body(), parsed, self.request.headers, self.base_url()
             )
             self._count(offerset.result, len(offerset.sessions))
             self.set_header("Content-Location", doc["meta"]["url"])
             self.answer(doc)
             return
+        probes = await self.measure(parsed)  # the size of remote data, before planning
         offerset, sessions = self.manager.request(who, parsed, probes)
         self._count(offerset.result, len(sessions))
         doc = render.render_offerset(offerset, sessions, self.base_url())
         self.set_header("Content-Location", doc["meta"]["url"])
         self.answer(doc)
+
+    async def measure(self, parsed: ParseResult) -> Mapping[str, Probe]:
+        """The size of the request's remote data, within the caller's budget (``X-Execplanner-Timeout``
+        of an aggregator) when it gives one."""
+        caller = parse_timeout(self.request.headers.get(TIMEOUT_HEADER))
+        return await self.manager.measure(parsed, budget(self.manager.policy.data.probe_timeout, caller))
 
     def _count(self, result: str, offers: int) -> None:
         metrics = self.settings["metrics"]
@@ -229,17 +238,16 @@ class DirectHandler(RequestsHandler):
     async def post(self) -> None:
         who = self.require(scopes.SESSIONS)
         parsed = parse_request(self.body(), now=self.manager.clock())
-        probes = await self.manager.measure(parsed)
         if self.federation is not None and self.federation.active:  # the first merged offer
             status, doc, offerset = await self.federation.direct(
-                who, self.body(), parsed, self.request.headers, self.base_url(), probes
+                who, self.body(), parsed, self.request.headers, self.base_url()
             )
             self._count(offerset.result, len(offerset.sessions))
             if status == 200:
                 self.set_header("Content-Location", doc["meta"]["url"])
             self.answer(doc, status)
             return
-        session, offerset = self.manager.direct(who, parsed, probes)
+        session, offerset = self.manager.direct(who, parsed, await self.measure(parsed))
         self._count(offerset.result, len(offerset.sessions))
         if session is None:
             self.answer(render.render_direct_failure(offerset.messages, self.base_url()), 400)
@@ -376,7 +384,7 @@ class Request2023Handler(RequestsHandler):
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
         parsed = draft2023.parse_request_2023(self.body(), now=self.manager.clock())
-        probes = await self.manager.measure(parsed)
+        probes = await self.measure(parsed)
         offerset, sessions = self.manager.request(who, parsed, probes)
         self._count(offerset.result, len(sessions))
         self.set_header("Content-Location", f"{self.base_url()}offersets/{offerset.uuid}")

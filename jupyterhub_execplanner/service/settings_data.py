@@ -90,7 +90,8 @@ class DataSettings(Configurable):
         help="""
         Seconds to wait for the size of remote data (an HTTP HEAD of each URL, asked concurrently
         before planning) when the request does not give it. Unknown sizes add no time to the
-        offer. Default: 5 seconds.
+        offer. A request forwarded by an aggregator (``X-Execplanner-Timeout``) gets less: the
+        caller's budget. At most 20 URLs of a request are measured. Default: 5 seconds.
         """,
     ).tag(config=True)
 

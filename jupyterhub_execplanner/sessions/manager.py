@@ -128,14 +128,17 @@ class SessionManager:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def measure(self, parsed: ParseResult) -> Mapping[str, Probe]:
+    async def measure(self, parsed: ParseResult, timeout: float | None = None) -> Mapping[str, Probe]:
         """The sizes of the remote data a request would download (HTTP HEAD, concurrently, bounded
-        by ``policy.data.probe_timeout``), for :meth:`request`; asked before planning so that
-        planning stays synchronous and pure."""
+        by ``policy.data.probe_timeout`` and by ``timeout``, the caller's budget, when given;
+        redirects re-checked against the source policy), for :meth:`request`; asked before planning
+        so that planning stays synchronous and pure. Nothing is asked for a request that is a NO."""
         if not parsed.ok or parsed.request is None or not parsed.request.data:
             return EMPTY
-        urls = to_probe(parsed.request, self.policy.data)
-        return await probe_sizes(urls, timeout=self.policy.data.probe_timeout)
+        data = self.policy.data
+        urls = to_probe(parsed.request, data)
+        limit = data.probe_timeout if timeout is None else min(data.probe_timeout, timeout)
+        return await probe_sizes(urls, timeout=limit, config=data)
 
     def request(
         self, who: Identity, parsed: ParseResult, probes: Mapping[str, Probe] = EMPTY

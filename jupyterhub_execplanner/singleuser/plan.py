@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 from ..launch import LaunchSpec
 
+_LISTS = ("pip_extra_args", "data_denied_sources", "data_allowed_sources")
+
 
 class PlanError(ValueError):
     """``$EXECPLANNER_PRELOAD`` is not a preload plan."""
@@ -25,11 +27,15 @@ class PreloadPlan:
     pip_extra_args: tuple[str, ...] = ()
     installer: str = "auto"  # auto | uv | pip
     root_dir: str = ""  # the server's root directory; empty: the working directory
+    # the hub's source policy, checked on every URL (and redirect) of a data download
+    data_denied_sources: tuple[str, ...] = ()
+    data_allowed_sources: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         doc = asdict(self)
         doc["spec"] = self.spec.to_dict()
-        doc["pip_extra_args"] = list(self.pip_extra_args)
+        for name in _LISTS:
+            doc[name] = list(getattr(self, name))
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
@@ -42,7 +48,8 @@ class PreloadPlan:
             known = set(cls.__dataclass_fields__)
             values = {k: v for k, v in doc.items() if k in known}
             values["spec"] = LaunchSpec.from_dict(doc["spec"])
-            values["pip_extra_args"] = tuple(str(a) for a in doc.get("pip_extra_args") or ())
+            for name in _LISTS:
+                values[name] = tuple(str(a) for a in doc.get(name) or ())
             return cls(**values)
         except (ValueError, TypeError, KeyError) as e:
             raise PlanError(f"$EXECPLANNER_PRELOAD is not a preload plan: {e}") from None

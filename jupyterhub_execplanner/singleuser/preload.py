@@ -11,6 +11,7 @@ requirements, data already downloaded.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -139,6 +140,9 @@ def _data(plan: PreloadPlan, folder: Path, reporter: Reporter) -> None:
             filename = f"{index}-{filename}"
         taken.add(filename)
         target = folder / filename
+        if target.is_symlink() or (folder / f"{filename}.part").is_symlink():
+            raise FetchError(f"data {item.name!r}: {filename} is a link in the session's folder; "
+                             "refusing to download through it")
         if target.exists():
             continue
         reporter.info(f"downloading data {filename} from {item.location}")
@@ -158,21 +162,42 @@ def describe(error: BaseException) -> str:
 # -- data placed by the offer (issue 6) ------------------------------------------------------------
 
 PROGRESS_EVERY = 1.0  # seconds between progress reports of a download
+_UNSAFE_MOUNT = re.compile(r"[\\\x00-\x1f\x7f]")  # a backslash or a control character
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 def _inside(folder: Path, relative: str) -> Path:
-    target = folder / relative
-    if ".." in Path(relative).parts or Path(relative).is_absolute():
+    """The path of a data mount in the session's folder, its parent folders made. Refused (FetchError)
+    unless it stays inside the folder: no absolute path, ``..``, ``.``, empty segment, backslash or
+    control character; no existing symbolic link (a local resource's link, or the user's) on the way,
+    which a download or a link would otherwise go through; the resolved parent inside the resolved
+    folder (the last guard)."""
+    parts = relative.split("/")
+    if any(p in ("", ".", "..") for p in parts) or _UNSAFE_MOUNT.search(relative):
         raise FetchError(f"the data mount {relative!r} is not a path inside the session's folder")
-    return target
+    current = folder
+    for part in parts[:-1]:
+        current = current / part
+        on_the_way = current.relative_to(folder)
+        if current.is_symlink():
+            raise FetchError(f"the data mount {relative!r} goes through the link {on_the_way}; refusing "
+                             "to write outside the session's folder")
+        if not current.exists():
+            current.mkdir()
+        elif not current.is_dir():
+            raise FetchError(f"the data mount {relative!r} goes through the file {on_the_way}")
+    home, parent = folder.resolve(), current.resolve()
+    if parent != home and home not in parent.parents:
+        raise FetchError(f"the data mount {relative!r} is not a path inside the session's folder")
+    return folder / relative
 
 
 def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter) -> None:
     """A local resource: a symbolic link at its mount to the collection's (read-only) path. A
-    staged one: downloaded into its mount, with progress reports."""
+    staged one: downloaded into its mount, with progress reports. Nothing is written or linked
+    outside the session's folder, nor through a symbolic link."""
     assert item.mount is not None
     target = _inside(folder, item.mount)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if item.mode == "local":
         source = item.source or ""
         if not os.path.exists(source):
@@ -185,6 +210,9 @@ def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter)
         os.symlink(source, target, target_is_directory=os.path.isdir(source))
         reporter.info(f"data {item.name!r} is local: linked read-only at {item.mount} -> {source}")
         return
+    if target.is_symlink():
+        raise FetchError(f"data {item.name!r}: {item.mount} is a link in the session's folder; refusing "
+                         "to download through it")
     if target.exists():
         reporter.info(f"keeping data {item.name!r} already downloaded at {item.mount}")
         return
@@ -195,8 +223,9 @@ def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter)
     timeout = max(plan.timeout, 3 * item.seconds + 30)
     partial = target.with_name(target.name + ".part")
     started = time.monotonic()
+    partial.unlink(missing_ok=True)  # a link there is removed, never written through
     try:
-        with open(partial, "wb") as out:
+        with os.fdopen(os.open(partial, _CREATE, 0o644), "wb") as out:
             total = stream(url, _Progress(out, reporter, item), max_size=plan.max_data_size,
                            timeout=timeout, what=f"data resource {item.name!r}")
         os.replace(partial, target)

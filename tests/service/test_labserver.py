@@ -10,9 +10,11 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +300,8 @@ def test_accept_show_list_and_cancel(lab: LabServer) -> None:
     assert lab.post(path, {"action": "launch"}).status_code == 400
     assert lab.get("sessions/nope/x").status_code == 404
     assert lab.get("sessions/B/00000000-0000-0000-0000-000000000000").status_code == 404
-    assert lab.get("sessions/slow/00000000-0000-0000-0000-000000000000").status_code == 502
+    slow = lab.get("sessions/slow/00000000-0000-0000-0000-000000000000")  # never answers
+    assert slow.status_code == 504 and slow.json()["message"].startswith("slow: "), slow.text
 
 
 def needs(**change: Any) -> dict[str, Any]:
@@ -467,3 +470,205 @@ def test_hostile_bodies_get_a_4xx_that_says_why(world: dict[str, Any], name: str
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:300])
         assert response.json()["message"], (path, "every 4xx says what is wrong")
     assert server.get("hubs").json() == before, "no hub was added, changed or lost"
+
+
+# -- hubs that misbehave, a forged Host header, files that are not UTF-8 --------------------------------
+
+SECRET = "SECRET-SERVER-TOKEN-" + secrets.token_hex(8)
+
+
+class Fake:
+    """A loopback HTTP server answering every request with ``answer(handler)``; it records each
+    request's method, target (an absolute URL when it is used as a proxy) and Authorization."""
+
+    def __init__(self, answer: Any) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+        self.stop = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                fake.seen.append((self.command, self.path, self.headers.get("Authorization")))
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                answer(self, fake.stop)
+
+            do_GET = do_POST = _any  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fixed(body: bytes, content_type: str, status: int = 200) -> Any:
+    def answer(handler: BaseHTTPRequestHandler, _stop: threading.Event) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    return answer
+
+
+def trickle(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """A 200 whose body comes one byte every half second: no single read ever times out."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    while not stop.is_set():
+        try:
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+        except OSError:
+            return
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A server whose hub API is on 127.0.0.1 (nothing listens there) and which sends every request
+    to a host other than 127.0.0.1 through ``capture``, an HTTP proxy that records what would have
+    left the machine. Remote access is allowed, as under a hub's proxy (else jupyter-server itself
+    refuses a Host that is not local)."""
+    capture = Fake(fixed(b"", "text/plain", 500))
+    proxy = capture.url.rstrip("/")
+    env = {"JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": SECRET,
+           "HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "127.0.0.1,localhost",
+           "no_proxy": "127.0.0.1,localhost"}
+    server = LabServer(tmp_path_factory.mktemp("bare-lab"), env,
+                       ["--ExecPlannerLab.timeout=2", "--ExecPlannerLab.accept_timeout=4",
+                        "--ExecPlannerLab.trusted_hosts=trusted.example",
+                        "--ServerApp.allow_remote_access=True"])
+    (server.root / "n.ipynb").write_text(NOTEBOOK)
+    try:
+        yield {"server": server, "capture": capture}
+    finally:
+        server.stop()
+        capture.close()
+
+
+ACTIONS_ = ("accept", "reject", "cancel")
+ODD_ANSWERS = {
+    "html": (b"<html><body>Sign in</body></html>", "text/html"),
+    "list": (b"[1, 2]", "application/json"),
+    "empty": (b"", "application/json"),
+    "string": (b'"x"', "application/json"),
+    "null": (b"null", "application/json"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_ANSWERS))
+def test_a_hub_answering_something_else_than_a_session_is_a_502_naming_it(bare: dict, kind: str) -> None:
+    server: LabServer = bare["server"]
+    odd = Fake(fixed(*ODD_ANSWERS[kind]))
+    name = f"odd-{kind}"
+    try:
+        assert server.post("hubs", {"name": name, "url": odd.url, "token": "t"}).status_code == 201
+        path = f"sessions/{name}/00000000-0000-0000-0000-000000000000"
+        calls = [server.get(path)] + [server.post(path, {"action": a}) for a in ACTIONS_]
+        for response in calls:
+            assert response.status_code == 502, response.text
+            message = response.json()["message"]
+            assert message.startswith(f"{name}: "), message
+            assert "the answer is not a session" in message or "neither JSON nor YAML" in message, message
+        listing = server.get("sessions")
+        assert listing.status_code == 200
+        assert any(e["hub"] == name for e in listing.json()["errors"]), listing.text
+        asked = server.post("ask", {"hubs": [name], "request": {"name": "n"}, "timeout": 2})
+        assert asked.status_code == 200 and asked.json()["answers"][0]["status"] == "error"
+        assert len(odd.seen) == 6, odd.seen  # every call reached the hub
+    finally:
+        server.http.delete(f"execplanner/hubs/{name}")
+        odd.close()
+
+
+def test_a_hub_that_trickles_its_answer_times_out_as_a_whole(bare: dict) -> None:
+    """httpx bounds each read; a hub sending a byte every half second must still give up at the
+    timeout (2 s here; accept gets accept_timeout, 4 s), as a 504 naming the hub."""
+    server: LabServer = bare["server"]
+    slow = Fake(trickle)
+    try:
+        assert server.post("hubs", {"name": "trickle", "url": slow.url, "token": "t"}).status_code == 201
+        path = "sessions/trickle/00000000-0000-0000-0000-000000000000"
+        calls = [(lambda: server.get(path), 2), (lambda: server.post(path, {"action": "cancel"}), 2),
+                 (lambda: server.post(path, {"action": "accept"}), 4)]
+        for call, least in calls:
+            started = time.monotonic()
+            response = call()
+            took = time.monotonic() - started
+            assert response.status_code == 504, response.text
+            assert response.json()["message"].startswith("trickle: no answer within"), response.text
+            assert least - 0.5 < took < least + 3, took
+        started = time.monotonic()
+        listing = server.get("sessions").json()
+        assert time.monotonic() - started < 2 + 3
+        assert any(e["hub"] == "trickle" and "timed out" in e["message"] for e in listing["errors"])
+    finally:
+        server.http.delete("execplanner/hubs/trickle")
+        slow.close()
+
+
+def test_a_forged_host_never_gets_the_servers_token(bare: dict) -> None:
+    """Without a public URL, the own hub is found from the Host the browser used; a Host that is not
+    the hub's (nor a trusted one) is refused, and the capture proxy sees no request at all."""
+    server: LabServer = bare["server"]
+    capture: Fake = bare["capture"]
+    capture.seen.clear()
+    forged = {"Host": "evil.example:80"}
+    refused = [
+        server.http.post("execplanner/prepare", json={"path": "n.ipynb", "cores": 1, "memory": 1},
+                         headers=forged),
+        server.http.post("execplanner/ask", json={"hubs": ["this-hub"], "path": "n.ipynb", "cores": 1,
+                                                  "memory": 1}, headers=forged),
+        server.http.post("execplanner/ask", json={"hubs": ["this-hub"], "request": {"name": "n"}},
+                         headers=forged),
+        server.http.get("execplanner/sessions/this-hub/x", headers=forged),
+        server.http.post("execplanner/sessions/this-hub/x", json={"action": "cancel"}, headers=forged),
+    ]
+    for response in refused:
+        assert response.status_code == 400, response.text
+        message = response.json()["message"]
+        assert "evil.example" in message and "c.JupyterHub.public_url" in message, message
+    listing = server.http.get("execplanner/sessions", headers=forged).json()
+    assert any(e["hub"] == "this-hub" and "public_url" in e["message"] for e in listing["errors"])
+    assert capture.seen == [], "the server's token went to the forged host"
+
+    # the control: a trusted host is called (through the capture proxy), with the server's token
+    trusted = server.http.post("execplanner/prepare", json={"path": "n.ipynb", "cores": 1, "memory": 1},
+                               headers={"Host": "trusted.example:80"})
+    assert trusted.status_code == 502, trusted.text
+    assert capture.seen == [("POST", "http://trusted.example/services/execplanner/snapshots",
+                             f"token {SECRET}")]
+    assert SECRET not in trusted.text
+
+
+def test_files_that_are_not_utf8_are_a_400_without_the_servers_paths(bare: dict) -> None:
+    server: LabServer = bare["server"]
+    capture: Fake = bare["capture"]
+    capture.seen.clear()
+    folder = server.root / "latin"
+    folder.mkdir()
+    (folder / "n.ipynb").write_text(NOTEBOOK)
+    (folder / "requirements.txt").write_bytes(b"\xff\xfe\x00numpy")
+    (server.root / "bad.ipynb").write_bytes(b"\xff{}")
+    response = server.post("prepare", {"path": "latin/n.ipynb", "cores": 1, "memory": 1})
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert message.startswith("requirements.txt: 'latin/requirements.txt'") and "UTF-8" in message
+    response = server.post("prepare", {"path": "bad.ipynb", "cores": 1, "memory": 1})
+    assert response.status_code == 400 and response.json()["message"].startswith("path"), response.text
+    for text in (message, response.text):
+        assert str(server.folder) not in text, text
+    assert capture.seen == []

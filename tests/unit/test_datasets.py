@@ -20,6 +20,7 @@ from jupyterhub_execplanner.platform.datasets import (
     DataConfig,
     DataPlan,
     Probe,
+    _source,
     human_bytes,
     match,
     mount_path,
@@ -231,3 +232,104 @@ def test_bad_collections(value: dict, needle: str) -> None:
 
 def test_human_bytes() -> None:
     assert [human_bytes(v) for v in (12, 1200, 1.2e9, 3e7)] == ["12 bytes", "1.2 kB", "1.2 GB", "30 MB"]
+
+
+SURVEY = "https://archive.example.org/survey/"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        simple(SURVEY + "..%2Fhubsecret"),  # decoded before the split: the '..' it spells
+        simple(SURVEY + "%2e%2e/hubsecret"),
+        simple(SURVEY + "%2E%2E%2Fhubsecret"),
+        simple(SURVEY + "dr1%2F..%2F..%2Fhubsecret"),
+        simple(SURVEY + ".%2Fcat.fits"),
+        simple(SURVEY + "..\\hubsecret"),
+        simple(SURVEY + "dr1%5C..%5Chubsecret"),
+        simple(SURVEY + "cat.fits%00.png"),
+        simple(SURVEY + "cat%0A.fits"),
+        ivoa(access_url=SURVEY + "..%2Fhubsecret"),
+        ivoa(ivoid="ivo://example.org/survey?..%2Fhubsecret"),
+        ivoa(ivoid="ivo://example.org/survey/%2e%2e"),
+        s3("sky", "dr1/../hubsecret"),
+        s3("sky", "dr1/..%2Fhubsecret"),
+        s3("sky", "dr1/%2e%2e/%2e%2e/etc/passwd"),
+        s3("sky", "dr1/a\\..\\..\\x"),
+        rucio("ska", "..%2Fhubsecret"),
+        rucio("ska", "a/\x00"),
+    ],
+)
+def test_a_remainder_that_could_leave_the_collection_never_matches(data: DataSpec) -> None:
+    assert match(data, COLLECTIONS) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "source"),
+    [
+        (simple(SURVEY + "dr1%2Fcat.fits"), "/srv/survey/dr1/cat.fits"),  # an escaped '/' is a '/'
+        (simple(SURVEY + "/etc/passwd"), "/srv/survey/etc/passwd"),  # never absolute
+        (simple(SURVEY + "a..b/c.fits"), "/srv/survey/a..b/c.fits"),  # '..' inside a name is a name
+        (s3("sky", "dr1/%2Fa.fits"), "/srv/s3/a.fits"),
+    ],
+)
+def test_a_safe_remainder_is_decoded_and_stays_inside(data: DataSpec, source: str) -> None:
+    found = match(data, COLLECTIONS)
+    assert found is not None and found[1] == source
+
+
+def test_the_last_guard_keeps_every_source_inside_the_collection() -> None:
+    survey = COLLECTIONS[0]
+    assert _source(survey, "../hubsecret") is None
+    assert _source(survey, "a/../../srv/survey-other") is None
+    assert _source(survey, "a/../b") == "/srv/survey/b"
+    assert _source(survey, "") == "/srv/survey"
+    [root] = parse_collections({"all": {"path": "/", "url_prefix": "https://a.org/"}})
+    assert _source(root, "x/y") == "/x/y"
+
+
+def test_an_escaping_url_is_downloaded_as_any_other() -> None:
+    url = SURVEY + "..%2Fhubsecret"
+    r = req(simple(url, "s"))
+    assert to_probe(r, CONFIG) == [url]
+    result = place(r, CONFIG, {url: Probe(size=30_000_000)})
+    assert isinstance(result, DataPlan)
+    [placement] = result.placements
+    assert (placement.mode, placement.source, placement.location) == ("stage", None, url)
+
+
+def vol(path: str, resource: str) -> VolumeMount:
+    return VolumeMount(path, "READONLY", resource)
+
+
+@pytest.mark.parametrize(
+    ("names", "volumes", "path", "needle"),
+    [
+        (("a", "b"), (vol("/data/d", "a"), vol("/data/d/", "b")), "compute.volumes[1].path",
+         "puts data 'b' at data/d, where compute.volumes[0].path already puts data 'a'"),
+        (("a", "b"), (vol("/data/d", "a"), vol("/data/./d", "b")), "compute.volumes[1].path",
+         "at data/d, where"),
+        (("a", "b"), (vol("/data/d", "a"), vol("/data/d/evil.fits", "b")), "compute.volumes[1].path",
+         "puts data 'b' at data/d/evil.fits and compute.volumes[0].path puts data 'a' at data/d, one inside"),
+        (("a", "b"), (vol("/data/d/evil.fits", "a"), vol("/data/d", "b")), "compute.volumes[1].path",
+         "at data/d and compute.volumes[0].path puts data 'a' at data/d/evil.fits, one inside the other"),
+        (("x", "x"), (), "data[1]", "puts data 'x' at data/x, where data[0] already puts data 'x'"),
+        (("a", "y"), (vol("/data", "a"),), "data[1]", "puts data 'y' at data/y and compute.volumes[0].path"),
+    ],
+)
+def test_mounts_that_collide_or_nest_are_a_no(names: tuple[str, str], volumes: tuple[VolumeMount, ...],
+                                             path: str, needle: str) -> None:
+    data = [simple(SURVEY + "cat.fits", names[0]), simple("https://far.example.net/evil.fits", names[1])]
+    result = place(req(*data, volumes=volumes), CONFIG, {"https://far.example.net/evil.fits": Probe(size=10)})
+    assert isinstance(result, list)
+    [message] = result
+    assert (message.values["path"], message.kind, message.level) == (path, "urn:duplicate-resource", "ERROR")
+    assert needle in message.message and "none inside another" in message.message
+
+
+def test_mounts_that_share_only_a_prefix_are_fine() -> None:
+    r = req(simple(SURVEY + "cat.fits", "a"), simple(SURVEY + "b.fits", "b"),
+            volumes=(vol("/data/d", "a"), vol("/data/dd", "b")))
+    result = place(r, CONFIG)
+    assert isinstance(result, DataPlan)
+    assert [p.mount for p in result.placements] == ["data/d", "data/dd"]

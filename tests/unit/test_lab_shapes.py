@@ -3,7 +3,8 @@ hub body, and where the own hub's broker is."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
@@ -11,7 +12,13 @@ import pytest
 from jupyterhub_execplanner.client import HubAnswer
 from jupyterhub_execplanner.labserver import shapes
 from jupyterhub_execplanner.labserver.asking import build_request, parse_ask
-from jupyterhub_execplanner.labserver.hubs import FieldError, own_broker_url, parse_hub
+from jupyterhub_execplanner.labserver.hubs import (
+    FieldError,
+    UntrustedHost,
+    host_is_trusted,
+    own_broker_url,
+    parse_hub,
+)
 from jupyterhub_execplanner.model.parse import parse_request
 
 BASE = "https://b.example.org/services/execplanner/"
@@ -164,6 +171,68 @@ def test_session_shape() -> None:
 def test_shapes_of_broken_documents_do_not_raise() -> None:
     shape = shapes.session_shape("B", {"phase": 3, "meta": "x", "compute": [], "schedule": {}})
     assert shape["uuid"] is None and shape["cores"] is None and shape["messages"] == []
+
+
+# what another hub (or a YAML answer) may put where a field should be
+ODD = [None, 3, -1.5, float("inf"), float("nan"), True, "", "x", "http://[oops", [], [1, "a", None, [2]],
+       {}, {"a": [1]}, {"min": "x", "max": float("inf")}, [{"kind": ["k"], "time": {"t": 1}}],
+       [{"resource": "gpu", "count": {"min": float("inf")}}], datetime(2026, 1, 1), date(2026, 1, 1)]
+
+
+def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every key path of a nested document (through dicts and list items)."""
+    out = [prefix] if prefix else []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for key, value in items:
+        out.extend(_paths(value, (*prefix, key)))
+    return out
+
+
+def _replaced(doc: Any, path: tuple, value: Any) -> Any:
+    copy = json.loads(json.dumps(doc))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+FULL = session("AVAILABLE", messages=[ACCEPTED, PRELOAD],
+               connectors=[{"status": "AVAILABLE", "location": "https://b.example.org/user/a/ep-1/"}],
+               costs=[{"type": "urn:cost", "min": 1, "max": 2, "unit": "EUR"}],
+               metrics=[{"type": "urn:m", "min": 0.5, "unit": "s"}])
+
+
+def test_every_odd_field_type_is_shaped_without_raising() -> None:
+    """session_shape, offer_shape and answer_shape are total: each field of a full session replaced
+    by each odd value gives a shape that JSON can carry (no infinities, no dates, no exceptions)."""
+    paths = _paths(FULL)
+    assert len(paths) > 60
+    for path in paths:
+        for value in ODD:
+            doc = _replaced(FULL, path, value)
+            for phase in ("AVAILABLE", "FAILED", "PREPARING"):
+                doc["phase"] = phase if path != ("phase",) else value
+                shaped = [shapes.session_shape("B", doc), shapes.offer_shape("B", doc),
+                          shapes.answer_shape(HubAnswer("B", True, {"result": "YES", "offers": [doc]},
+                                                        None, 0.1))]
+                json.dumps(shaped, allow_nan=False)  # raises on inf, nan or a datetime
+    for value in ODD:
+        assert shapes.session_shape("B", value)["phase"] == ""
+        json.dumps([shapes.session_shape("B", value), shapes.offer_shape("B", value),
+                    shapes.answer_shape(HubAnswer("B", True, {"result": "YES", "offers": value}, None, 0)),
+                    shapes.answer_shape(HubAnswer("B", True, value, None, 0))], allow_nan=False)
+
+
+def test_odd_fields_give_none_not_garbage() -> None:
+    doc = _replaced(FULL, ("meta", "uuid"), {"not": "a uuid"})
+    doc["compute"]["cores"]["min"] = float("inf")
+    doc["profile"] = {"display_name": ["x"], "slug": 7}
+    doc["connectors"] = [{"status": "AVAILABLE", "location": "http://[oops/"}]
+    shape = shapes.session_shape("B", doc)
+    assert shape["uuid"] is None and shape["cores"] is None and shape["open_url"] is None
+    assert shape["profile"] == FULL["meta"]["description"]
+    assert shapes.session_shape("B", {**FULL, "phase": ["AVAILABLE"]})["progress"] == 0
 
 
 # -- answers ----------------------------------------------------------------------------------------
@@ -352,9 +421,10 @@ HUB_ENV = {"JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api", "JUPYTERHUB_AP
     [
         ({}, "", "http://h:8000", None),  # not under a hub
         ({**HUB_ENV, "JUPYTERHUB_API_TOKEN": ""}, "", "http://h:8000", None),
-        (HUB_ENV, "", "http://h:8000", "http://h:8000/services/ep/"),
+        (HUB_ENV, "", "http://127.0.0.1:8000", "http://127.0.0.1:8000/services/ep/"),
+        (HUB_ENV, "", "http://localhost:8000", "http://localhost:8000/services/ep/"),
         (HUB_ENV, "", None, None),
-        ({**HUB_ENV, "JUPYTERHUB_BASE_URL": "/jhub/"}, "", "https://h", "https://h/jhub/services/ep/"),
+        ({**HUB_ENV, "JUPYTERHUB_BASE_URL": "/jhub/"}, "", "https://[::1]", "https://[::1]/jhub/services/ep/"),
         ({**HUB_ENV, "JUPYTERHUB_PUBLIC_URL": "https://pub.org/user/alice/"}, "", "http://h:8000",
          "https://pub.org/services/ep/"),
         ({**HUB_ENV, "JUPYTERHUB_PUBLIC_HUB_URL": "https://pub.org/jhub/hub/",
@@ -365,3 +435,37 @@ HUB_ENV = {"JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api", "JUPYTERHUB_AP
 )
 def test_own_broker_url(env: dict, configured: str, origin: str | None, expected: str | None) -> None:
     assert own_broker_url(env, "ep", configured=configured, request_origin=origin) == expected
+
+
+@pytest.mark.parametrize(
+    "api,origin,trusted,expected",
+    [
+        ("http://127.0.0.1:8081/hub/api", "http://127.0.0.1:8000", [], True),  # the proxy's port
+        ("http://127.0.0.1:8081/hub/api", "http://localhost:8000", [], True),
+        ("http://localhost:8081/hub/api", "http://[::1]:8000", [], True),
+        ("http://hub:8081/hub/api", "http://HUB:8000", [], True),
+        ("http://127.0.0.1:8081/hub/api", "http://evil.example:80", [], False),
+        ("http://127.0.0.1:8081/hub/api", "http://127.0.0.1.evil.example", [], False),
+        ("http://hub:8081/hub/api", "http://127.0.0.1:8000", [], False),  # not the hub's machine
+        ("http://127.0.0.1:8081/hub/api", "https://hub.example.org", ["hub.example.org"], True),
+        ("http://127.0.0.1:8081/hub/api", "https://hub.example.org", ["Hub.Example.org:443"], True),
+        ("http://127.0.0.1:8081/hub/api", "https://hub.example.org:8443", ["hub.example.org:443"], False),
+        ("http://127.0.0.1:8081/hub/api", "https://hub.example.org.evil", ["hub.example.org"], False),
+        ("http://127.0.0.1:8081/hub/api", "http://127.0.0.1:notaport", [], False),
+        ("", "http://127.0.0.1:8000", [], False),
+    ],
+)
+def test_host_is_trusted(api: str, origin: str, trusted: list, expected: bool) -> None:
+    assert host_is_trusted({"JUPYTERHUB_API_URL": api}, origin, trusted) is expected
+
+
+def test_an_untrusted_host_is_refused_naming_the_settings() -> None:
+    with pytest.raises(UntrustedHost) as info:
+        own_broker_url(HUB_ENV, "ep", request_origin="http://evil.example:80")
+    assert "c.JupyterHub.public_url" in str(info.value) and "own_hub_url" in str(info.value)
+    assert info.value.url == "http://evil.example:80/services/ep/"  # to show, never to call
+    assert own_broker_url(HUB_ENV, "ep", request_origin="http://evil.example:80",
+                          trusted_hosts=["evil.example"]) == "http://evil.example:80/services/ep/"
+    # a public URL makes the request's host irrelevant
+    public = {**HUB_ENV, "JUPYTERHUB_PUBLIC_URL": "https://pub.org/"}
+    assert own_broker_url(public, "ep", request_origin="http://evil.example") == "https://pub.org/services/ep/"

@@ -145,3 +145,33 @@ def test_metric_limits_combine_with_and() -> None:
 def test_no_data_no_proximity_metrics() -> None:
     offer = run(request()).offers[0]
     assert offer.metrics == () and offer.data == ()
+
+
+def test_a_url_escaping_the_collection_is_not_local() -> None:
+    escape = "https://archive.example.org/survey/..%2Fhubsecret"
+    result = run(request(DataSpec("simple-data-resource", "survey", escape)),
+                 probes={escape: Probe(size=1_000_000, status=200)})
+    assert result.result == "YES"
+    for offer in result.offers:
+        [placement] = offer.data
+        assert (placement.mode, placement.source, placement.location) == ("stage", None, escape)
+        assert figures(offer)[DATA_LOCAL] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("paths", "path"),
+    [
+        (("/data/d", "/data/d/evil.fits"), "compute.volumes[1].path"),  # staged inside the local link
+        (("/data/d/evil.fits", "/data/d"), "compute.volumes[1].path"),
+        (("/data/d", "/data/d/"), "compute.volumes[1].path"),  # the same place: one would be skipped
+    ],
+)
+def test_data_mounts_that_nest_or_collide_are_a_no(paths: tuple[str, str], path: str) -> None:
+    data = (DataSpec("simple-data-resource", "near", SURVEY), DataSpec("simple-data-resource", "far", FAR))
+    volumes = (VolumeMount(paths[0], "READONLY", "near"), VolumeMount(paths[1], "READONLY", "far"))
+    req = ExecutionRequest(ExecutableSpec("jupyter-notebook"), ComputeSpec(volumes=volumes), data=data,
+                           schedule=ScheduleSpec(duration=timedelta(hours=1)))
+    result = run(req, probes={FAR: Probe(size=10, status=200)})
+    assert result.result == "NO" and not result.offers
+    [message] = result.messages
+    assert message.values["path"] == path and "give each data resource its own path" in message.message
