@@ -44,11 +44,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,12 +62,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from brokers import E2E_PROFILES  # noqa: E402
-from hubprocess import RealHub, free_port  # noqa: E402
+from hubprocess import RealHub  # noqa: E402
+from labprocess import LabServer  # noqa: E402
 from loopback import Silent  # noqa: E402
 
 # the file the wheel installs into etc/jupyter/jupyter_server_config.d, which enables the extension
 KINDS = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
-ENABLE = ROOT / "jupyter-config" / "server-config" / "jupyterhub_execplanner.json"
 HUB_SETTINGS: dict[str, Any] = {
     "profiles": E2E_PROFILES,
     "capacity": {"default": {"cores": 1_000_000, "memory": 4_000_000}},
@@ -94,64 +92,6 @@ def log(message: str) -> None:
 
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
-
-
-class LabServer:
-    """``jupyter server`` with the extension enabled, in a subprocess, on a free loopback port."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.port, self.token = free_port(), secrets.token_hex(16)
-        self.root = folder / "root"
-        self.root.mkdir(parents=True)
-        config_path = folder / "config-path" / "jupyter_server_config.d"
-        config_path.mkdir(parents=True)
-        shutil.copy(ENABLE, config_path / ENABLE.name)
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-        full_env.update({"JUPYTER_DATA_DIR": str(folder / "data"), "JUPYTER_CONFIG_DIR": str(folder / "cfg"),
-                         "JUPYTER_CONFIG_PATH": str(config_path.parent),
-                         "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), **env})
-        command = [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={self.port}",
-                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-                   f"--ServerApp.root_dir={self.root}", "--ServerApp.open_browser=False", "--allow-root"]
-        self.log_path = folder / "server.log"
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(command, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/", timeout=60,
-                                 headers={"Authorization": f"token {self.token}"})
-        try:
-            self._wait()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter server did not start:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if self.http.get("api/status").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-
-    def post(self, path: str, doc: Any) -> httpx.Response:
-        return self.http.post(f"execplanner/{path}", json=doc)
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.log.close()
-
-
 
 
 def execution_request() -> dict[str, Any]:

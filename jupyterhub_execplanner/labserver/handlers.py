@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..errors import error_message
 from ..model.codec import BodyError, load_json
 from .hubs import FieldError
 from .lab import Lab, LabError
@@ -45,14 +46,10 @@ class LabHandler(APIHandler):
         self.finish(json.dumps(doc))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        message = self._reason
-        exc_info = kwargs.get("exc_info")
-        if exc_info:
-            error = exc_info[1]
-            if isinstance(error, web.HTTPError) and error.log_message:
-                message = error.log_message % error.args if error.args else error.log_message
-            elif not isinstance(error, web.HTTPError):
-                message = "Internal error of the execplanner extension; the server log has the details."
+        message = error_message(
+            self._reason, kwargs.get("exc_info"),
+            "Internal error of the execplanner extension; the server log has the details.",
+        )
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": status_code, "message": message}))
 

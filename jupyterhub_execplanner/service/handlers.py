@@ -15,6 +15,7 @@ from tornado import web
 
 from .. import launch
 from .._version import __version__
+from ..errors import error_message
 from ..federation.merge import TIMEOUT_HEADER, budget, parse_timeout
 from ..federation.peers import Federation, FederationError, newest_first
 from ..model import codec, draft2023, render
@@ -109,14 +110,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.finish(data)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        message = self._reason
-        exc_info = kwargs.get("exc_info")
-        if exc_info:
-            error = exc_info[1]
-            if isinstance(error, web.HTTPError) and error.log_message:
-                message = error.log_message % error.args if error.args else error.log_message
-            elif not isinstance(error, web.HTTPError):
-                message = "Internal error; the service log has the details."
+        message = error_message(self._reason, kwargs.get("exc_info"),
+                                "Internal error; the service log has the details.")
         if status_code == 405:
             message = f"{self.request.method} is not allowed on this endpoint."
         self.clear_header("Content-Type")
