@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import machine
+from machine import NO_USER_LIMITS, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -75,6 +75,7 @@ HUB_SETTINGS: dict[str, Any] = {
     "prepare_time": 5,
     "driver_interval": 0,  # no offer is accepted: no phase driver
     "hub_poll_interval": 10,  # the product's default (RealHub's is 1 s, for tests)
+    **NO_USER_LIMITS,
 }
 NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Benchmark"}],
                        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)

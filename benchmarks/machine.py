@@ -7,6 +7,16 @@ import platform
 from pathlib import Path
 from typing import Any
 
+# The broker's per-user limits (docs/security.md) turned off: a benchmark is one planner asking at
+# machine speed, as an aggregator would (whose account an admin exempts from them)
+NO_USER_LIMITS: dict[str, Any] = {
+    "limit_open_offers": 0,
+    "limit_sessions": 0,
+    "limit_core_hours": 0,
+    "limit_requests_per_minute": 0,
+    "limit_snapshot_bytes": 0,
+}
+
 
 def machine() -> dict[str, Any]:
     """Cores, the CPU model (from /proc/cpuinfo where there is one) and the Python version."""

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import machine
+from machine import NO_USER_LIMITS, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -364,6 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "profiles": PROFILES,
         "capacity": {"default": {"cores": args.capacity, "memory": args.capacity}},
         "hub_poll_interval": args.hub_poll_interval,
+        **NO_USER_LIMITS,
     }
     profile = Path(args.profile).resolve() if args.profile else None
     extra = profile_config(profile) if profile else ""

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import machine
+from machine import NO_USER_LIMITS, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -173,6 +173,7 @@ def start_hub(folder: Path, site: Loopback, installer: str, args: argparse.Names
         "hub_poll_interval": args.hub_poll_interval,
         "pip_extra_args": ["--no-index", "--find-links", f"{site.url}/wheels/"],
         "preload_installer": installer,
+        **NO_USER_LIMITS,
     }
     if args.driver_interval is not None:
         settings["driver_interval"] = args.driver_interval

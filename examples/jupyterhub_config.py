@@ -35,7 +35,14 @@ c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{us
 if os.geteuid() == 0:
     c.Spawner.args = ["--allow-root"]
 
-setup_execplanner(c, db_url="sqlite:///" + os.path.join(state, "execplanner.sqlite"))  # <- line 2
+setup_execplanner(  # <- line 2
+    c,
+    db_url="sqlite:///" + os.path.join(state, "execplanner.sqlite"),
+    # This trial hub runs on loopback, and so do the notebooks and data you will try it with: allow
+    # loopback to be fetched. A production hub must not: its loopback and private addresses are the
+    # hub's own network (see fetch_allowed_hosts in docs/configuration.md).
+    fetch_allowed_hosts=["127.0.0.0/8", "::1", "localhost"],
+)
 
 # The broker's settings, if you want to change them (see docs/configuration.md), e.g.:
 # setup_execplanner(c, offer_expiry="PT2M", max_offers=6)

@@ -26,7 +26,7 @@ profile is eligible, or none has room, are in :mod:`.refusals`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,17 @@ class Fit:
         need = {"cores": self.cores[i], "memory": self.memory[i]}
         need.update({name: r[i] for name, r in self.accelerators.items()})
         return need
+
+
+def runnable_executables(profiles: Sequence[Profile]) -> tuple[str, ...]:
+    """The executable kinds some profile can give an offer for (what ``GET /`` advertises): notebooks
+    on a profile that does not wait for a request's image, containers on one that runs an image."""
+    kinds = []
+    if any(p.unlisted_image is None for p in profiles):
+        kinds.append(NOTEBOOK)
+    if any(p.image or p.unlisted_image is not None for p in profiles):
+        kinds.append(DOCKER)
+    return tuple(kinds)
 
 
 # -- the request as a whole -----------------------------------------------------------------------

@@ -5,7 +5,15 @@ need (a token made with no explicit scopes can ask for offers and accept one), a
 where the hub's config file is. For sessions it enables named servers, shares a launch secret with
 the service (``$EXECPLANNER_LAUNCH_SECRET`` if set, so a restarted hub keeps accepting the launches
 the service signed; else a new one) and installs the pre-spawn hook (:mod:`.spawnhook`) after the
-admin's own ``c.Spawner.pre_spawn_hook``, which must be set before calling this. Keyword arguments
+admin's own ``c.Spawner.pre_spawn_hook``, which must be set before calling this.
+
+The hub starts services with an almost empty environment. The service gets a new hub boot id at each
+hub start (so it can tell a hub restart from its own), and what the spawner sees of the cluster and
+the network when the hub's environment has it: ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``/``PORT``,
+the other Kubernetes service addresses (``*_SERVICE_HOST``/``*_SERVICE_PORT``), ``POD_NAMESPACE`` and
+``HELM_RELEASE_NAME`` (which a z2jh config file reads), and the proxies (``HTTP(S)_PROXY``,
+``NO_PROXY``, in either case; the service's own and the hub's loopback addresses are added to
+``NO_PROXY``). Keyword arguments
 are broker settings (``c.ExecPlanner.<name>``), validated here so that a wrong one stops the hub at
 start with a message naming it and the fix.
 """
@@ -16,7 +24,10 @@ import difflib
 import os
 import socket
 import sys
+import uuid
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from traitlets import TraitError
 from traitlets.config import Config
@@ -74,6 +85,32 @@ def validate_settings(settings: dict[str, Any]) -> None:
         ExecPlanner(config=Config({"ExecPlanner": dict(settings)}))
     except TraitError as e:
         raise SetupError(f"setup_execplanner(c, ...): {e}") from e
+
+
+# the hub's environment the service gets as it is (when set): the cluster, and what a config file made
+# for Kubernetes reads (z2jh's reads the chart's service addresses, POD_NAMESPACE, HELM_RELEASE_NAME)
+PASSED_ENV = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE",
+              "HELM_RELEASE_NAME")
+PASSED_SUFFIXES = ("_SERVICE_HOST", "_SERVICE_PORT")
+PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+NO_PROXY_ENV = ("NO_PROXY", "no_proxy")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def service_environment(hub_env: Mapping[str, str], service_url: str) -> dict[str, str]:
+    """What the service needs of the hub's environment ``hub_env`` (see the module's docstring).
+    With a proxy, ``NO_PROXY`` also names the loopback addresses and ``service_url``'s host: the
+    service's calls to the hub and to itself must not go through it."""
+    passed = {k: v for k, v in hub_env.items()
+              if v and (k in PASSED_ENV or k in PROXY_ENV or k in NO_PROXY_ENV
+                        or (k.endswith(PASSED_SUFFIXES) and k.replace("_", "").isalnum()))}
+    if any(k in passed for k in PROXY_ENV):
+        host = urlsplit(service_url).hostname
+        internal = [*LOOPBACK, *([host] if host else [])]
+        for key in NO_PROXY_ENV:
+            present = [h.strip() for h in passed.get(key, "").split(",") if h.strip()]
+            passed[key] = ",".join([*present, *(h for h in internal if h not in present)])
+    return passed
 
 
 # JupyterHub's default for the server's own token (the "server" role) when the admin sets none
@@ -147,6 +184,10 @@ def setup_execplanner(
     environment = dict(previous.get("environment") or {})
     secret = environment.get(launch.SECRET_ENV) or launch.secret_from_env() or launch.new_secret()
     environment[launch.SECRET_ENV] = secret
+    # a new id at each hub start: the service tells the hub's restarts from its own by it
+    environment[launch.HUB_BOOT_ENV] = uuid.uuid4().hex
+    for key, value in service_environment(os.environ, url).items():
+        environment.setdefault(key, value)  # what the admin set for the service wins
     # federation: a peer's token_env names a variable of the hub's environment; the service needs it
     for peer in _configured(c.ExecPlanner, "peers", []) or []:
         variable = peer.get("token_env") if isinstance(peer, dict) else None

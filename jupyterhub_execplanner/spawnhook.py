@@ -4,10 +4,14 @@
 admin's own hook, which runs first). For each spawn it reads ``spawner.user_options``:
 
 - no ``execplanner_*`` options: an ordinary server, left as the admin configured it;
-- options that claim to be the broker's but are not signed by it, or are for another user or server:
-  the spawn is refused (``SpawnException``, HTTP 403 from the hub's API, ``Spawn failed: <reason>`` in
-  the progress events) and no server starts;
-- a signed launch: the profile's resources (``cpu_*``, ``mem_*`` in bytes, accelerators in
+- options that claim to be the broker's but are not signed by it, are for another user or server, are
+  not exactly the signed set, or whose time is over: the spawn is refused (``SpawnException``, HTTP 403
+  from the hub's API, ``Spawn failed: <reason>`` in the progress events) and no server starts;
+- a signed launch is claimed from the broker first (:func:`claim_launch`: ``POST
+  sessions/{uuid}/launch`` on the service's own URL, with :func:`~.launch.launch_token`): the broker
+  says yes once, for a session that is PREPARING with that launch's nonce. Its refusal ("this launch
+  was already used", "the session is CANCELLED"), and a broker that does not answer, refuse the spawn;
+- a claimed launch: the profile's resources (``cpu_*``, ``mem_*`` in bytes, accelerators in
   ``extra_resource_limits``, ``image``) are applied to the spawner, the server's command becomes
   ``python -m jupyterhub_execplanner.singleuser -- <its command>`` with the preload plan in
   ``$EXECPLANNER_PRELOAD``, and ``default_url`` opens the session's notebook in JupyterLab.
@@ -30,9 +34,11 @@ from __future__ import annotations
 import inspect
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
+
+import httpx
 
 from . import launch
 from .service.settings import ExecPlanner
@@ -53,11 +59,66 @@ DATA_VOLUME_PREFIX = "execplanner-data-"
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Any], Any]
+# claim(spec, secret, service_url, service_name): returns when the broker let the hub use the launch,
+# raises LaunchRefused with the reason otherwise
+Claim = Callable[[launch.LaunchSpec, str, str, str], Awaitable[None]]
+CLAIM_TIMEOUT = 10.0  # seconds the hook waits for the broker's answer to a claim
 
 
 def report_url(service_url: str, service_name: str, session: str) -> str:
     """Where a session's preload posts its progress: the service's own (internal) URL."""
     return f"{service_url.rstrip('/')}/services/{service_name}/sessions/{session}/progress"
+
+
+def claim_url(service_url: str, service_name: str, session: str) -> str:
+    """Where the hook claims a session's launch: the service's own (internal) URL."""
+    return f"{service_url.rstrip('/')}/services/{service_name}/sessions/{session}/launch"
+
+
+def service_url_for(spawner: Any, service_name: str, fallback: str) -> str:
+    """The broker's internal URL as the hub knows it now (its ``services`` entry), else ``fallback``
+    (the URL ``setup_execplanner`` chose)."""
+    settings = getattr(getattr(spawner, "user", None), "settings", None)
+    services = settings.get("services") if isinstance(settings, dict) else None
+    service = services.get(service_name) if isinstance(services, dict) else None
+    url = getattr(service, "url", None)
+    return url if isinstance(url, str) and url else fallback
+
+
+async def claim_launch(spec: launch.LaunchSpec, secret: str, service_url: str, service_name: str,
+                       *, timeout: float = CLAIM_TIMEOUT) -> None:
+    """Ask the broker to let the hub use this launch, once. Raises LaunchRefused with the broker's
+    reason, or saying that it did not answer (broker launches fail closed)."""
+    if not service_url:
+        raise launch.LaunchRefused("the hub does not know the execution broker's URL to confirm it")
+    url = claim_url(service_url, service_name, spec.session)
+    body = {"user": spec.owner, "server": spec.server_name, "nonce": spec.nonce}
+    token = launch.launch_token(secret, spec.session, spec.nonce)
+    headers = {"Authorization": f"{launch.LAUNCH_SCHEME} {token}"}
+    try:
+        # an internal URL: never through the proxies of the hub's environment
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.post(url, json=body, headers=headers)
+    except httpx.HTTPError as e:
+        log.warning("The execution broker did not answer the claim at %s: %s", url, e)
+        raise launch.LaunchRefused(
+            f"the execution broker did not answer to confirm the launch ({type(e).__name__}); broker "
+            "sessions cannot start until it does"
+        ) from None
+    if response.status_code == 204:
+        return
+    try:
+        reason = str(response.json().get("message") or "")
+    except (ValueError, AttributeError):
+        reason = ""
+    if response.status_code == 409 and reason:
+        raise launch.LaunchRefused(reason)
+    log.warning("The execution broker answered the claim at %s with %d: %s", url,
+                response.status_code, reason or response.text[:200])
+    raise launch.LaunchRefused(
+        f"the execution broker did not confirm the launch (HTTP {response.status_code}"
+        + (f": {reason}" if reason else "") + ")"
+    )
 
 
 def default_url_for(spec: launch.LaunchSpec) -> str:
@@ -126,9 +187,17 @@ def _remember(spawner: Any, originals: dict[str, Any]) -> None:
 
 def plan_for(spawner: Any, spec: launch.LaunchSpec, secret: str, settings: ExecPlanner,
              service_url: str, service_name: str) -> PreloadPlan:
+    from .platform.netguard import snapshot_paths
+
     notebook_dir = getattr(spawner, "notebook_dir", "") or ""
     if notebook_dir and hasattr(spawner, "format_string"):
         notebook_dir = spawner.format_string(notebook_dir)
+    # the hub's own URLs (the preload refuses their hosts, except for this broker's snapshots)
+    hub = getattr(spawner, "hub", None)
+    hub_urls = (service_url, getattr(hub, "api_url", ""), getattr(spawner, "public_hub_url", ""),
+                getattr(spawner, "public_url", ""), settings.public_url)
+    base_url = getattr(hub, "base_url", None)
+    base_url = base_url if isinstance(base_url, str) else "/hub/"
     return PreloadPlan(
         spec=spec,
         report_url=report_url(service_url, service_name, spec.session) if service_url else "",
@@ -143,7 +212,34 @@ def plan_for(spawner: Any, spec: launch.LaunchSpec, secret: str, settings: ExecP
         root_dir=notebook_dir,
         data_denied_sources=tuple(settings.data_denied_sources),
         data_allowed_sources=tuple(settings.data_allowed_sources),
+        fetch_allowed_hosts=tuple(settings.fetch_allowed_hosts),
+        hub_urls=tuple(dict.fromkeys(u for u in hub_urls if isinstance(u, str) and u)),
+        snapshot_paths=snapshot_paths(base_url, service_name, settings.public_url),
+        requirements_max_lines=settings.requirements_max_lines,
     )
+
+
+def read_launch(spawner: Any, secret: str) -> launch.LaunchSpec | None:
+    """The signed launch in ``spawner.user_options``, or None for an ordinary server. Raises the
+    hub's refusal (see :func:`refuse`) for options that are not the broker's."""
+    try:
+        return launch.from_user_options(
+            spawner.user_options, secret, user=spawner.user.name, server_name=spawner.name
+        )
+    except launch.LaunchRefused as e:
+        log.warning("Refusing execplanner options for %s/%s: %s", spawner.user.name, spawner.name, e)
+        raise refuse(spawner, e) from None
+
+
+def apply_spec(spawner: Any, spec: launch.LaunchSpec, secret: str, *, settings: ExecPlanner,
+               service_url: str = "", service_name: str = "execplanner") -> None:
+    """Apply a launch (read and claimed) to the spawner."""
+    originals = {name: _copy(getattr(spawner, name)) for name in _CHANGED if _has(spawner, name)}
+    plan = plan_for(spawner, spec, secret, settings, service_url, service_name)
+    _apply(spawner, spec, plan, settings)
+    _remember(spawner, originals)
+    if callable(getattr(type(spawner), _REAPPLY, None)):
+        _reapply_after_profile(spawner, spec, plan, settings, originals)
 
 
 def apply_launch(
@@ -154,24 +250,14 @@ def apply_launch(
     service_url: str = "",
     service_name: str = "execplanner",
 ) -> launch.LaunchSpec | None:
-    """Apply the signed launch in ``spawner.user_options``; its spec, or None for an ordinary
-    server. Raises the hub's refusal (see :func:`refuse`) for options that are not the broker's."""
+    """Apply the signed launch in ``spawner.user_options`` without claiming it (the hook claims it
+    first); its spec, or None for an ordinary server. Raises the hub's refusal (see :func:`refuse`)
+    for options that are not the broker's."""
     restore(spawner)
-    try:
-        spec = launch.from_user_options(
-            spawner.user_options, secret, user=spawner.user.name, server_name=spawner.name
-        )
-    except launch.LaunchRefused as e:
-        log.warning("Refusing execplanner options for %s/%s: %s", spawner.user.name, spawner.name, e)
-        raise refuse(spawner, e) from None
-    if spec is None:
-        return None
-    originals = {name: _copy(getattr(spawner, name)) for name in _CHANGED if _has(spawner, name)}
-    plan = plan_for(spawner, spec, secret, settings, service_url, service_name)
-    _apply(spawner, spec, plan, settings)
-    _remember(spawner, originals)
-    if callable(getattr(type(spawner), _REAPPLY, None)):
-        _reapply_after_profile(spawner, spec, plan, settings, originals)
+    spec = read_launch(spawner, secret)
+    if spec is not None:
+        apply_spec(spawner, spec, secret, settings=settings, service_url=service_url,
+                   service_name=service_name)
     return spec
 
 
@@ -259,9 +345,12 @@ def make_pre_spawn_hook(
     service_name: str = "execplanner",
     settings: ExecPlanner | None = None,
     previous: Hook | None = None,
+    claim: Claim = claim_launch,
 ) -> Hook:
     """The broker's ``pre_spawn_hook``. ``previous`` (the admin's hook, sync or async) runs first.
-    ``settings`` default to the hub's ``c.ExecPlanner`` settings, read at each spawn."""
+    ``settings`` default to the hub's ``c.ExecPlanner`` settings, read at each spawn. A signed launch
+    is claimed with ``claim`` (from the broker at its URL in the hub's services, else ``service_url``)
+    before it is applied."""
     # calling setup_execplanner twice must not chain our hook to itself
     while previous is not None and hasattr(previous, "execplanner_previous"):
         previous = previous.execplanner_previous  # type: ignore[attr-defined]
@@ -272,9 +361,17 @@ def make_pre_spawn_hook(
             result = previous(spawner)
             if inspect.isawaitable(result):
                 await result
+        spec = read_launch(spawner, secret)
+        if spec is None:
+            return  # an ordinary server
+        url = service_url_for(spawner, service_name, service_url)
+        try:
+            await claim(spec, secret, url, service_name)
+        except launch.LaunchRefused as e:
+            log.warning("Refusing the launch of %s/%s: %s", spawner.user.name, spawner.name, e)
+            raise refuse(spawner, e) from None
         current = settings if settings is not None else ExecPlanner(config=spawner.config)
-        apply_launch(spawner, secret, settings=current, service_url=service_url,
-                     service_name=service_name)
+        apply_spec(spawner, spec, secret, settings=current, service_url=url, service_name=service_name)
 
     pre_spawn_hook.execplanner_previous = previous  # type: ignore[attr-defined]
     return pre_spawn_hook

@@ -31,6 +31,12 @@ E2E_SETTINGS: dict[str, Any] = {
     "prepare_time": 5,
     # the API tests accept offers for example.org notebooks: no servers for them
     "driver_interval": 0,
+    # one hub serves every API test, from the same few users, at machine speed: per-user limits off
+    # (tests/service/test_user_limits.py tests them)
+    "limit_open_offers": 0,
+    "limit_sessions": 0,
+    "limit_core_hours": 0,
+    "limit_requests_per_minute": 0,
 }
 
 

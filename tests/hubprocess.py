@@ -84,6 +84,8 @@ class RealHub:
         settings = dict(settings or {})
         settings.setdefault("db_url", f"sqlite:///{folder / 'execplanner.sqlite'}")
         settings.setdefault("hub_poll_interval", 1)
+        # the tests serve notebooks and data on loopback: they allow it as an admin would
+        settings.setdefault("fetch_allowed_hosts", ["127.0.0.0/8", "::1", "localhost"])
         config = textwrap.dedent(
             f"""
             import os
@@ -131,28 +133,34 @@ class RealHub:
         config += textwrap.dedent(extra_config)
         config_file = folder / "jupyterhub_config.py"
         config_file.write_text(config)
-        env = {**os.environ, **(env or {})}
-        env["PYTHONUNBUFFERED"] = "1"  # the log file is complete whenever a test reads it
-        env["PATH"] = f"{NODE_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         hub.log_path = folder / "hub.log"
-        log = open(hub.log_path, "ab")  # noqa: SIM115 (closed with the process)
-        hub.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config_file)],
-            cwd=folder,
-            env=env,
+        hub._launch(env, timeout, broker=external_service_url is None)
+        return hub
+
+    def _launch(self, env: dict[str, str] | None, timeout: float, *, broker: bool = True) -> None:
+        """Run ``jupyterhub`` on this folder's config, logging to ``hub.log``, and wait until the hub
+        (and, with ``broker``, the broker) answers; stopped again if it does not."""
+        environment = {**os.environ, **(env or {})}
+        environment["PYTHONUNBUFFERED"] = "1"  # the log file is complete whenever a test reads it
+        environment["PATH"] = (f"{NODE_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+                               f"{environment['PATH']}")
+        log = open(self.log_path or self.folder / "hub.log", "ab")  # noqa: SIM115 (closed by stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(self.folder / "jupyterhub_config.py")],
+            cwd=self.folder,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        hub._log_file = log  # type: ignore[attr-defined]
+        self._log_file = log  # type: ignore[attr-defined]
         try:
-            hub.wait_for(f"{hub.url}/hub/api/", timeout)
-            if external_service_url is None:
-                hub.wait_for(hub.broker, timeout)
+            self.wait_for(f"{self.url}/hub/api/", timeout)
+            if broker:
+                self.wait_for(self.broker, timeout)
         except Exception:
-            hub.stop()
+            self.stop()
             raise
-        return hub
 
     def wait_for(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -189,6 +197,13 @@ class RealHub:
                 self.process.wait(5)
         self._log_file.close()  # type: ignore[attr-defined]
         self.process = None
+
+    def restart(self, *, env: dict[str, str] | None = None, timeout: float = 60) -> None:
+        """Stop the hub (SIGTERM, as :meth:`stop`: it stops its services and, with the default
+        ``cleanup_servers``, every server) and start it again on the same folder, config file and
+        ports; ``env`` as given to :meth:`start`. Tokens stay valid (the hub's database is kept)."""
+        self.stop()
+        self._launch(env, timeout)
 
     # -- the hub's REST API ---------------------------------------------------------------------
 

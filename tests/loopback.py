@@ -40,6 +40,7 @@ class Loopback:
     def __init__(self, folder: Path) -> None:
         reports: list[dict[str, Any]] = []
         self.reports = reports
+        self.folder = folder
 
         class Handler(SimpleHTTPRequestHandler):
             def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -17,6 +17,7 @@ nesting is checked after parsing (and a RecursionError from the parser is answer
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -43,6 +44,9 @@ _PLAIN_TAGS = frozenset(
 )
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 ALIAS_MESSAGE = "YAML aliases (*name) are not accepted; write the value out"
+# UTF-16 surrogates: "\\ud800" in JSON or YAML decodes to one, which is not a Unicode character and
+# cannot be encoded as UTF-8 (so it could never be answered, stored as text or sent on)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -188,7 +192,10 @@ def declared_format(content_type: str | None) -> str | None:
     )
 
 
-def decode_body(body: bytes, content_type: str | None, *, max_size: int) -> tuple[Any, str]:
+def decode_body(
+    body: bytes, content_type: str | None, *, max_size: int,
+    empty_hint: str = "an ExecutionRequest as JSON or YAML",
+) -> tuple[Any, str]:
     """The document in ``body`` and the format it was in (``json`` or ``yaml``).
 
     Raises BodyError: 413 over ``max_size``, 415 for a type we do not read, 400 for anything
@@ -202,7 +209,7 @@ def decode_body(body: bytes, content_type: str | None, *, max_size: int) -> tupl
         )
     declared = declared_format(content_type)
     if not body.strip():
-        raise BodyError(400, "empty body: send an ExecutionRequest as JSON or YAML")
+        raise BodyError(400, f"empty body: send {empty_hint}")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -211,18 +218,71 @@ def decode_body(body: bytes, content_type: str | None, *, max_size: int) -> tupl
         ) from exc
     text = text.removeprefix("\ufeff")
     if declared == JSON:
-        return load_json(text), JSON
+        return check_text(load_json(text)), JSON
     if declared == YAML:
-        return load_yaml(text), YAML
+        return check_text(load_yaml(text)), YAML
     try:
         doc = json.loads(text)
     except RecursionError as exc:
         raise _too_deep() from exc
     except ValueError:
-        return load_yaml(text), YAML
+        return check_text(load_yaml(text)), YAML
     if isinstance(doc, (dict, list)):
         _check_depth(doc)
-    return doc, JSON
+    return check_text(doc), JSON
+
+
+def _path(parent: str, key: object) -> str:
+    """``parent.key`` for a plain name, ``parent[0]`` for an index, ``parent['a.ipynb']`` else."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    name = str(key)
+    if name.isidentifier():
+        return f"{parent}.{name}" if parent else name
+    return f"{parent}[{name[:80]!r}]"
+
+
+def surrogate_path(doc: Any) -> str | None:
+    """The path (``executable.location``, ``data[0].name``) of the first string in ``doc`` -- a value
+    or a key -- that holds a lone surrogate, or None when every string is Unicode text."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return path or "$"
+        elif isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return _path(path, _SURROGATE.sub("?", key))
+                stack.append((_path(path, key), value))
+        elif isinstance(node, list):
+            stack.extend((_path(path, i), v) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
+def check_text(doc: Any) -> Any:
+    """``doc`` if every string in it is Unicode text; BodyError (400) naming the first field with a
+    lone surrogate otherwise."""
+    path = surrogate_path(doc)
+    if path is not None:
+        raise BodyError(
+            400,
+            f"{path} holds a lone UTF-16 surrogate (such as \\ud800), which is not a Unicode "
+            "character: send that field as valid Unicode text",
+        )
+    return doc
+
+
+def scrub(doc: Any) -> Any:
+    """``doc`` with every lone surrogate in its strings replaced by U+FFFD (for answers only)."""
+    if isinstance(doc, str):
+        return _SURROGATE.sub("\ufffd", doc)
+    if isinstance(doc, dict):
+        return {scrub(k): scrub(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [scrub(v) for v in doc]
+    return doc
 
 
 def _quality(params: dict[str, str]) -> float:
@@ -259,12 +319,19 @@ def choose_format(accept: str | None, request_format: str | None) -> str:
     return fallback if fallback in tied else tied[0]
 
 
-def encode(doc: Any, fmt: str) -> tuple[bytes, str]:
-    """``(body, content type)`` for ``doc`` in ``fmt`` (``json`` or ``yaml``)."""
+def _text(doc: Any, fmt: str) -> str:
     if fmt == JSON:
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    elif fmt == YAML:
-        text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    else:
-        raise ValueError(f"unknown format {fmt!r}; use {JSON!r} or {YAML!r}")
-    return text.encode("utf-8"), CONTENT_TYPES[fmt]
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if fmt == YAML:
+        return str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
+    raise ValueError(f"unknown format {fmt!r}; use {JSON!r} or {YAML!r}")
+
+
+def encode(doc: Any, fmt: str) -> tuple[bytes, str]:
+    """``(body, content type)`` for ``doc`` in ``fmt`` (``json`` or ``yaml``). A lone surrogate that
+    reached a document anyway (a row stored by an older version) is answered as U+FFFD, never as an
+    error: one bad string must not make a whole listing fail."""
+    try:
+        return _text(doc, fmt).encode("utf-8"), CONTENT_TYPES[fmt]
+    except UnicodeEncodeError:
+        return _text(scrub(doc), fmt).encode("utf-8"), CONTENT_TYPES[fmt]

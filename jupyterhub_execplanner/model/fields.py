@@ -96,21 +96,38 @@ def has_scheme(text: str) -> bool:
         return False
 
 
+MAX_ITEMS = 100  # items of one list (data, storage, volumes, ...) a request may have
+MAX_MESSAGES = 50  # problems one request is told about; the rest are counted
+
+
 class Reader:
-    """Reads fields of a request document, collecting messages. Methods return None on a problem."""
+    """Reads fields of a request document, collecting messages. Methods return None on a problem.
+    At most :data:`MAX_MESSAGES` problems are kept (a last one says how many more there were), so a
+    hostile document cannot make an answer, or the time to build it, grow without bound."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.dropped = 0
 
     @property
     def failed(self) -> bool:
         return any(m.is_error for m in self.messages)
 
     def error(self, kind: str, template: str, path: str, /, **values: Any) -> None:
-        self.messages.append(M.error(kind, template, path=path, **values))
+        self._add(M.error(kind, template, path=path, **values))
 
     def note(self, kind: str, template: str, path: str, /, **values: Any) -> None:
-        self.messages.append(M.info(kind, template, path=path, **values))
+        self._add(M.info(kind, template, path=path, **values))
+
+    def _add(self, message: Message) -> None:
+        if len(self.messages) < MAX_MESSAGES:
+            self.messages.append(message)
+            return
+        self.dropped += 1
+        if message.is_error and not any(m.kind == M.TOO_MANY for m in self.messages):
+            self.messages.append(M.error(M.TOO_MANY, "This request has more problems than the "
+                                         "${limit} listed; correct these and send it again.",
+                                         path="$", limit=MAX_MESSAGES))
 
     def mapping(self, value: Any, path: str, example: str) -> Mapping[str, Any] | None:
         """The mapping at ``path`` (None when absent; a message when it is something else)."""
@@ -136,6 +153,15 @@ class Reader:
                 path,
                 type=type_name(value),
                 example=example,
+            )
+            return []
+        if len(value) > MAX_ITEMS:
+            self.error(
+                M.RESOURCE_LIMIT,
+                "${path} has ${count} items; this hub reads at most ${limit}",
+                path,
+                count=len(value),
+                limit=MAX_ITEMS,
             )
             return []
         found = []

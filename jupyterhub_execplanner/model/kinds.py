@@ -126,6 +126,12 @@ def group_uris(group: str) -> list[str]:
     return [kind_uri(group, name) for name in UNDERSTOOD.get(group, ())]
 
 
-def understood_kinds() -> list[str]:
-    """The v1.0 URIs of every request kind we understand (for ``GET /``)."""
-    return [uri for group in UNDERSTOOD for uri in group_uris(group)]
+def understood_kinds(executables: tuple[str, ...] | None = None) -> list[str]:
+    """The v1.0 URIs of every request kind we understand (for ``GET /``); of the executable kinds,
+    only ``executables`` when given (those this hub can give offers for)."""
+    return [
+        kind_uri(group, name)
+        for group, names in UNDERSTOOD.items()
+        for name in names
+        if group != "executable" or executables is None or name in executables
+    ]

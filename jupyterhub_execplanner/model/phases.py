@@ -2,8 +2,10 @@
 
 An offer is a session in phase OFFERED. A client may accept, reject or cancel it; after acceptance
 the broker drives it through WAITING, PREPARING, AVAILABLE, RUNNING and RELEASING to COMPLETED, or to
-FAILED or CANCELLED. Terminal phases are never left. Every change of phase in the service goes through
-:func:`transition`, which raises :class:`TransitionError` (answered 409) for a change the table forbids.
+FAILED or CANCELLED (and from AVAILABLE or RUNNING back to PREPARING when the hub's restart stopped the
+session's server, to start it again). Terminal phases are never left. Every change of phase in the
+service goes through :func:`transition`, which raises :class:`TransitionError` (answered 409) for a
+change the table forbids.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ ALLOWED: dict[tuple[Phase, str], frozenset[Phase]] = {
     (Phase.OFFERED, SERVICE): frozenset({Phase.INITIAL}),
     (Phase.ACCEPTED, SERVICE): frozenset({Phase.OFFERED}),
     (Phase.WAITING, SERVICE): frozenset({Phase.ACCEPTED}),
-    (Phase.PREPARING, SERVICE): frozenset({Phase.ACCEPTED, Phase.WAITING}),
+    # and back from AVAILABLE or RUNNING when a hub restart stopped the server: it is started again
+    (Phase.PREPARING, SERVICE): frozenset({Phase.ACCEPTED, Phase.WAITING, Phase.AVAILABLE, Phase.RUNNING}),
     (Phase.AVAILABLE, SERVICE): frozenset({Phase.PREPARING}),
     (Phase.RUNNING, SERVICE): frozenset({Phase.AVAILABLE}),
     (Phase.RELEASING, SERVICE): frozenset({*_IN_FLIGHT}),

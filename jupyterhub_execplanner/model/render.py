@@ -258,11 +258,15 @@ def describe(offer: OfferPlan) -> str:
 
 
 def _messages(items: list[Message]) -> list[dict[str, Any]]:
-    unique: list[Message] = []
+    """Each message once, in order (in linear time: a long list must not hold the service)."""
+    seen: set[tuple[Any, ...]] = set()
+    unique: list[dict[str, Any]] = []
     for item in items:
-        if item not in unique:
-            unique.append(item)
-    return [m.to_dict() for m in unique]
+        key = (item.kind, item.level, item.template, tuple(sorted(item.values.items())), item.time)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item.to_dict())
+    return unique
 
 
 def _options(phase: Phase) -> list[dict[str, Any]] | None:

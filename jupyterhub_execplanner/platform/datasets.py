@@ -75,6 +75,8 @@ class DataConfig:
     max_bytes: int | None = None  # the largest download a server makes
     max_seconds: float | None = None  # the longest download a server may take
     probe_timeout: float = 5.0  # seconds for measuring the size of remote data (HTTP HEAD)
+    fetch_allowed_hosts: tuple[str, ...] = ()  # internal hosts the HEAD may reach (platform/netguard)
+    own_urls: tuple[str, ...] = ()  # the broker's public URL: its host is the hub's own (netguard)
 
     def bandwidth_for(self, url: str) -> float:
         return next((bps for prefix, bps in self.bandwidth if url.startswith(prefix)),
@@ -88,6 +90,7 @@ class Probe:
     size: int | None = None
     status: int | None = None
     error: str | None = None
+    refused: bool = False  # the address policy forbids the URL's address: nothing was asked
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,12 @@ def place(
         size = given_size(d)
         if size is None:
             size = probe.size
+        if probe.refused:
+            problems.append(msg.error(
+                DATA_DENIED, "${path} is at ${url}, an address this hub does not fetch from "
+                "(loopback, private, link-local or the hub's own); the hub's admin may allow it "
+                "with c.ExecPlanner.fetch_allowed_hosts.", path=f"{path}.location", url=url))  # fmt: skip
+            continue
         if size is None and probe.status in (404, 410):
             problems.append(msg.error(
                 DATA_UNREACHABLE, "${path} is at ${url}, which answers HTTP ${status}: correct the "
@@ -468,4 +477,6 @@ def data_config(settings: Any) -> DataConfig:
         max_bytes=int(settings.preload_max_data_size),
         max_seconds=float(settings.spawn_timeout),
         probe_timeout=float(settings.data_probe_timeout),
+        fetch_allowed_hosts=tuple(settings.fetch_allowed_hosts),
+        own_urls=(settings.public_url,) if settings.public_url else (),
     )

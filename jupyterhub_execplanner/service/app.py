@@ -17,7 +17,6 @@ import signal
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import web
@@ -40,15 +39,19 @@ from ..platform.sources import is_kubespawner, profiles_for_hub
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
 from ..sessions.snapshots import SnapshotStore
-from ..sessions.store import Store
+from ..sessions.store import Store, StoreUnavailable
 from ..worker.driver import PhaseDriver
 from ..worker.hubapi import HubAPI
+from .degraded import RECHECK, degraded_app, recovery_steps
 from .handlers import NotFoundHandler, default_handlers
+from .launches import launch_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner
 from .snapshots import snapshot_handlers
 
 _CAPABILITY = re.compile(r"(/snapshots/)[A-Za-z0-9_-]{20,}")
+MAX_STREAMED_BODY = 256 * 1024 * 1024  # bytes read (and dropped) before a connection is closed
+BODY_TIMEOUT = 120.0  # seconds a client may take to send a body
 
 
 class ExecPlannerApp(Application, ExecPlanner):
@@ -106,8 +109,16 @@ class ExecPlannerApp(Application, ExecPlanner):
         if self.hub_config_file:
             self.load_config_file(self.hub_config_file)
         self.launch_secret = launch.secret_from_env()
-        self.init_platform()
-        self.init_tornado()
+        self.degraded: str | None = None
+        try:
+            self.init_platform()
+        except StoreUnavailable as e:  # the hub stays up; serve() tries the database again
+            self._close_store()
+            self.degraded = str(e)
+            self.log.error(recovery_steps(_safe_url(self.db_url), self.degraded))
+            self.tornado_app = degraded_app(self._log_request)
+        else:
+            self.init_tornado()
 
     def resolve_capacity_provider(self) -> str:
         """``capacity_provider`` with ``auto`` resolved (see the setting's help)."""
@@ -166,7 +177,8 @@ class ExecPlannerApp(Application, ExecPlanner):
         self.store = Store(self.db_url, background_checkpoints=True)  # serve() checkpoints
         self.snapshots = SnapshotStore(self.store.engine)
         self.manager = SessionManager(
-            self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry")
+            self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry"),
+            limits=self.user_limits(),
         )
         if self.kube is not None:  # the cluster's totals reach the calendar as they change
             self.manager.health, self.manager.node_fit = self.kube.stale_reason, self.kube.node_fit
@@ -227,6 +239,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             for pattern, handler in default_handlers
         ]
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in snapshot_handlers]
+        handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in launch_handlers]
         handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
         self.tornado_app = web.Application(
             handlers,
@@ -281,9 +294,26 @@ class ExecPlannerApp(Application, ExecPlanner):
         server = HTTPServer(
             self.tornado_app,
             xheaders=True,
-            max_body_size=max(64 * 1024 * 1024, 4 * self.max_body_size, 2 * self.snapshot_max_size + 65536),
+            # handlers read bodies as a stream and answer 413 past their own limits; past this one
+            # (far larger) the connection is closed
+            max_body_size=max(MAX_STREAMED_BODY, 8 * self.max_body_size, 4 * self.snapshot_max_size),
+            body_timeout=BODY_TIMEOUT,
         )
         server.listen(self.port, self.ip)
+        if self.degraded is not None:
+            if ready is not None:
+                ready.set()
+            try:
+                recovered = await self._await_database(stop)
+            finally:
+                if self.degraded is not None:
+                    await _shut(server)
+            if not recovered:
+                return
+            # new requests reach the broker itself; kept-alive connections are closed, since tornado
+            # keeps serving each with the application it was opened to
+            server.request_callback = self.tornado_app
+            await _drop_connections(server)
         # what start-up built lives as long as the process: keep it out of full collections,
         # which otherwise stall every request in flight for tens of milliseconds
         gc.collect()
@@ -314,16 +344,41 @@ class ExecPlannerApp(Application, ExecPlanner):
                 await self.driver.stop()
             if self.kube is not None:
                 await self.kube.stop()
-            server.stop()
+            await _shut(server)
             self.store.close()
+
+    async def _await_database(self, stop: asyncio.Event) -> bool:
+        """Try the database every RECHECK seconds until the broker can start (True) or the service
+        is stopped (False)."""
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), RECHECK)
+                return False
+            except asyncio.TimeoutError:
+                pass
+            try:
+                self.init_platform()
+            except StoreUnavailable as e:
+                self._close_store()
+                self.log.warning("The broker's database still cannot be used: %s", e)
+                continue
+            self.degraded = None
+            self.init_tornado()
+            self.log.info("The broker's database can be used again: the broker is starting.")
+            return True
+
+    def _close_store(self) -> None:
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
 
     def _expire(self) -> None:
         """The periodic loop: expire offers that are due, and delete expired snapshots."""
-        self.manager.expire_due(utcnow())  # type: ignore[union-attr]
         try:
+            self.manager.expire_due(self.manager.clock())  # type: ignore[union-attr]
             self.snapshots.expire(self.manager.clock())  # type: ignore[union-attr]
-        except Exception as e:  # a busy database: the next pass deletes them
-            self.log.debug("Snapshot expiry skipped: %s", e)
+        except StoreUnavailable as e:  # a read-only or busy database: the next pass tries again
+            self.log.debug("Expiry skipped: %s", e)
 
     def make_driver(self) -> PhaseDriver | None:
         """The phase driver that runs accepted sessions, or None when it is turned off."""
@@ -358,33 +413,50 @@ class ExecPlannerApp(Application, ExecPlanner):
                 self.log.debug("Checkpoint skipped: %s", e)
 
     async def poll_hub(self) -> None:
-        """Keep the calendar's view of servers this service did not start up to date."""
-        api_url = os.environ.get("JUPYTERHUB_API_URL", "")
-        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
-        if not api_url or not token:
+        """Keep the calendar's view of what the hub's other servers hold up to date: every running or
+        pending server of every active user (all pages of ``GET users?state=active``) except those of
+        this broker's sessions in flight, which the calendar holds already. A failed read keeps the
+        last known usage; nothing here stops the service."""
+        driver_hub = self.driver.hub if self.driver is not None else None
+        hub = driver_hub or HubAPI.from_env()  # one client with the driver when there is one
+        if hub is None:
             self.log.info("No hub API URL or token: not reading the hub's running servers.")
             return
-        headers = {"Authorization": f"token {token}"}
-        async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+        try:
             while True:
                 try:
-                    response = await client.get(
-                        url_path_join(api_url, "users"), params={"state": "active"}
-                    )
-                    response.raise_for_status()
-                    users = response.json()
+                    servers = running_servers(await hub.active_users())
                     usage = external_usage(
-                        running_servers(users),
+                        servers,
                         self.manager.profiles,  # type: ignore[union-attr]
                         self.server_footprint,
+                        held=self.manager.held_servers(),  # type: ignore[union-attr]
                     )
                     pools = {p.pool for p in self.manager.profiles}  # type: ignore[union-attr]
                     self.manager.set_external_usage(  # type: ignore[union-attr]
                         {pool: usage.get(pool, {}) for pool in pools}
                     )
-                except (httpx.HTTPError, ValueError) as e:
+                except Exception as e:  # the hub's answer or anything else: try again next time
                     self.log.warning("Could not read the hub's running servers: %s", e)
+                    self.log.debug("The failed read of the hub's running servers", exc_info=True)
                 await asyncio.sleep(self.hub_poll_interval)
+        finally:
+            if hub is not driver_hub:
+                await hub.close()
+
+
+async def _drop_connections(server: HTTPServer, wait: float = 5.0) -> None:
+    """Close every open connection, letting requests in flight finish (for at most ``wait`` s)."""
+    try:
+        await asyncio.wait_for(server.close_all_connections(), wait)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _shut(server: HTTPServer) -> None:
+    """Stop listening and close every connection (a kept-alive one would reach a stopped broker)."""
+    server.stop()
+    await _drop_connections(server)
 
 
 def _safe_url(url: str) -> str:

@@ -12,13 +12,16 @@ from typing import Any
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tornado import web
+from tornado.log import app_log
 
 from .. import launch
 from .._version import __version__
+from ..eligibility import runnable_executables
 from ..errors import error_message
 from ..federation.merge import TIMEOUT_HEADER, budget, parse_timeout
 from ..federation.peers import Federation, FederationError, newest_first
 from ..model import codec, draft2023, render
+from ..model import messages as msg
 from ..model.codec import BodyError
 from ..model.kinds import understood_kinds
 from ..model.parse import ParseResult, parse_request
@@ -26,17 +29,66 @@ from ..model.phases import Phase
 from ..model.update import UpdateError, parse_update
 from ..platform.datasets import Probe
 from ..platform.profiles import profile_summary
+from ..sessions.limits import LimitExceeded
 from ..sessions.manager import Conflict, Identity, NotFound, SessionManager
+from ..sessions.store import StoreUnavailable
 from ..worker.decide import ReportError, parse_report
 from . import scopes
 from .openapi import load_openapi
 
+METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
+
+@web.stream_request_body
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
-    """JSON/YAML in and out, JupyterHub token or OAuth cookie, errors as ``{status, message}``."""
+    """JSON/YAML in and out, JupyterHub token or OAuth cookie, errors as ``{status, message}``.
+
+    Bodies are streamed: up to :meth:`body_limit` bytes are kept, the rest is read and dropped, so
+    that a body over the limit is answered ``413`` naming the limit (a connection closed early would
+    reach the client through the hub's proxy as a ``503``). A database that cannot be used now is a
+    ``503`` with ``Retry-After``, a per-user limit a ``429`` with ``Retry-After``; nothing is a 500
+    but a bug, whose details stay in the log."""
 
     endpoint = "other"
+    # what an empty body of this endpoint should have been (for the 400 that says so)
+    body_hint = "an ExecutionRequest as JSON or YAML"
     _request_format: str | None = None
+    _started = 0.0
+
+    def initialize(self) -> None:
+        self._started = time.perf_counter()
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    def body_limit(self) -> int:
+        return int(self.config.max_body_size)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= self.body_limit():
+            self._chunks.append(chunk)
+        elif self._chunks:
+            self._chunks = []  # over the limit: keep reading, keep nothing
+
+    def body_pending(self) -> bool:
+        """Whether the request's body is still being read. Tornado reads it after ``prepare`` and
+        before the method: an answer sent earlier (from ``prepare``, or tornado's own 405 for a method
+        it does not know) makes it close the connection, which the hub's proxy, reusing it, would
+        report to the next caller as a 503. So no handler answers from ``prepare``, and such an early
+        answer says ``Connection: close``."""
+        pending = getattr(self.request, "_body_future", None)
+        return pending is not None and not pending.done()
+
+    def raw_body(self) -> bytes:
+        """The whole request body; 413 naming the limit when it was larger."""
+        limit = self.body_limit()
+        if self._received > limit:
+            raise web.HTTPError(
+                413,
+                f"The body is {self._received} bytes, over this service's limit of {limit} bytes "
+                "(ExecPlanner.max_body_size): send a smaller document.",
+            )
+        return b"".join(self._chunks)
 
     @property
     def hub_auth(self):  # type: ignore[override]
@@ -88,11 +140,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     # -- formats --------------------------------------------------------------------------------
 
     def body(self) -> Any:
+        """The request's document; HTTPError 400, 413 or 415 with a message naming the problem."""
+        raw = self.raw_body()
         try:
             doc, self._request_format = codec.decode_body(
-                self.request.body,
+                raw,
                 self.request.headers.get("Content-Type"),
-                max_size=self.config.max_body_size,
+                max_size=len(raw) + 1,
+                empty_hint=self.body_hint,
             )
         except BodyError as e:
             try:  # answer an unreadable YAML body in YAML, as a readable one would be
@@ -109,11 +164,43 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Content-Type", content_type)
         self.finish(data)
 
+    def allowed_methods(self) -> list[str]:
+        """The methods this endpoint answers (for ``Allow``)."""
+        cls = type(self)
+        return [m for m in METHODS
+                if getattr(cls, m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, StoreUnavailable):
+            app_log.warning("%s %s: the database cannot be used now: %s", self.request.method,
+                            self.endpoint, value)
+        elif isinstance(value, LimitExceeded):
+            app_log.info("%s %s: %s", self.request.method, self.endpoint, value)
+        else:
+            super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
         message = error_message(self._reason, kwargs.get("exc_info"),
                                 "Internal error; the service log has the details.")
+        if isinstance(error, StoreUnavailable):
+            status_code = 503
+            message = (f"The broker's database cannot be used now ({error}); nothing was changed. "
+                       f"Try again in {error.retry_after} s; if it lasts, tell the hub's admin.")
+            self.set_status(status_code)
+            self.set_header("Retry-After", str(error.retry_after))
+        elif isinstance(error, LimitExceeded):
+            status_code = 429
+            message = str(error)
+            self.set_status(status_code)
+            self.set_header("Retry-After", str(error.retry_after))
+        if self.body_pending():  # an answer before the body was read (a method tornado refuses
+            self.set_header("Connection", "close")  # before prepare): the connection closes after it
         if status_code == 405:
-            message = f"{self.request.method} is not allowed on this endpoint."
+            allowed = self.allowed_methods()
+            self.set_header("Allow", ", ".join(allowed))
+            message = (f"{self.request.method} is not allowed on this endpoint; it answers "
+                       f"{', '.join(allowed) or 'nothing'}.")
         self.clear_header("Content-Type")
         try:
             self.answer({"status": status_code, "message": message}, status_code)
@@ -129,7 +216,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     # -- metrics --------------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        self._started = time.perf_counter()
         # Identify the caller here, awaiting the hub: HubAuthenticated's get_current_user would
         # otherwise run the lookup synchronously on a helper thread and block the event loop.
         model = await self.hub_auth.get_user(self, sync=False)
@@ -139,6 +225,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         metrics = self.settings["metrics"]
         metrics.requests.labels(self.endpoint, self.request.method, str(self.get_status())).inc()
         metrics.latency.labels(self.endpoint).observe(time.perf_counter() - self._started)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A true/false query parameter; 400 naming it for any other value."""
+        value = self.get_argument(name, None)
+        if value is None:
+            return default
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise web.HTTPError(400, f"The query parameter {name} is {value[:40]!r}: give true or false.")
 
     def not_found(self, error: NotFound) -> web.HTTPError:
         return web.HTTPError(404, f"{str(error).capitalize()}.")
@@ -155,7 +252,7 @@ class InfoHandler(BaseHandler):
                 "name": self.config.service_name,
                 "version": __version__,
                 "standard": "IVOA Execution Broker v1.0 (and the 2023 ExecutionPlanner draft)",
-                "kinds": understood_kinds(),
+                "kinds": understood_kinds(runnable_executables(self.manager.profiles)),
                 "profiles": [profile_summary(p) for p in self.manager.profiles],
                 "endpoints": {
                     "requests": self.base_url() + "requests",
@@ -197,11 +294,13 @@ class RequestsHandler(BaseHandler):
 
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
+        self.manager.check_rate(who)
         parsed = parse_request(self.body(), now=self.manager.clock())
         if self.federation is not None and self.federation.active:  # ask the peers too (and measure)
-            offerset, sessions, doc = await self.federation.request(
+            offerset, sessions, answer = await self.federation.request(
                 who, self.body(), parsed, self.request.headers, self.base_url()
             )
+            doc = answer
             self._count(offerset.result, len(offerset.sessions))
             self.set_header("Content-Location", doc["meta"]["url"])
             self.answer(doc)
@@ -232,15 +331,26 @@ class DirectHandler(RequestsHandler):
 
     async def post(self) -> None:
         who = self.require(scopes.SESSIONS)
-        parsed = parse_request(self.body(), now=self.manager.clock())
+        self.manager.check_rate(who)
+        self.manager.check_session_limit(who)
+        try:
+            doc = self.body()
+        except web.HTTPError as e:
+            if e.status_code != 400:
+                raise
+            # the standard's answer to a direct request that gives no session: 400 and a FAILED session
+            problem = msg.error(msg.SYNTAX, "${problem}", path="$", problem=e.log_message or "bad body")
+            self.answer(render.render_direct_failure([problem], self.base_url()), 400)
+            return
+        parsed = parse_request(doc, now=self.manager.clock())
         if self.federation is not None and self.federation.active:  # the first merged offer
-            status, doc, offerset = await self.federation.direct(
-                who, self.body(), parsed, self.request.headers, self.base_url()
+            status, answer, offerset = await self.federation.direct(
+                who, doc, parsed, self.request.headers, self.base_url()
             )
             self._count(offerset.result, len(offerset.sessions))
             if status == 200:
-                self.set_header("Content-Location", doc["meta"]["url"])
-            self.answer(doc, status)
+                self.set_header("Content-Location", answer["meta"]["url"])
+            self.answer(answer, status)
             return
         session, offerset = self.manager.direct(who, parsed, await self.measure(parsed))
         self._count(offerset.result, len(offerset.sessions))
@@ -269,6 +379,8 @@ class OffersetHandler(BaseHandler):
 
 class SessionHandler(BaseHandler):
     endpoint = "sessions"
+    body_hint = ("an update as JSON or YAML, e.g. "
+                 "{kind: uri:enum-value-update, path: phase, value: ACCEPTED}")
 
     async def get(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
@@ -323,6 +435,7 @@ class ProgressReportHandler(BaseHandler):
     the session's report token (``Authorization: execplanner-report <token>``), not a hub token."""
 
     endpoint = "progress"
+    body_hint = "a report as JSON: {level, message, failed}"
 
     def post(self, uuid: str) -> None:
         secret = self.settings.get("launch_secret")
@@ -357,7 +470,7 @@ class SessionsHandler(BaseHandler):
 
     async def get(self) -> None:
         who = self.require(scopes.REQUEST)
-        include_offers = self.get_argument("offers", "false").lower() in ("1", "true", "yes")
+        include_offers = self.flag("offers")
         owner = self.get_argument("owner", None)
         records = self.manager.sessions(who, owner=owner, include_offers=include_offers)
         base = self.base_url()
@@ -375,9 +488,11 @@ class Request2023Handler(RequestsHandler):
     """``POST request``: the 2023 ExecutionPlanner draft's ``request:`` document."""
 
     endpoint = "request2023"
+    body_hint = "a 2023 ExecutionPlanner 'request:' document as JSON or YAML"
 
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
+        self.manager.check_rate(who)
         parsed = draft2023.parse_request_2023(self.body(), now=self.manager.clock())
         probes = await self.measure(parsed)
         offerset, sessions = self.manager.request(who, parsed, probes)
@@ -390,6 +505,7 @@ class Offer2023Handler(SessionHandler):
     """``GET/POST offers/{uuid}``: the 2023 draft's ``offer:`` document."""
 
     endpoint = "offers2023"
+    body_hint = "a 2023 ExecutionPlanner 'offer:' update as JSON or YAML, e.g. {offer: {state: ACCEPTED}}"
 
     def get(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
@@ -423,11 +539,15 @@ class NotFoundHandler(BaseHandler):
     endpoint = "unknown"
 
     async def prepare(self) -> None:
-        self._started = time.perf_counter()
+        pass  # no hub lookup; the 404 is answered once the body is read (see body_pending)
+
+    def _not_found(self, *args: Any) -> None:
         raise web.HTTPError(
             404,
             f"No endpoint {self.request.path}. See {self.base_url()} for the endpoints of this broker.",
         )
+
+    get = head = post = put = delete = patch = options = _not_found
 
 
 _UUID = r"([^/]+)"

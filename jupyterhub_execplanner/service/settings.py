@@ -15,6 +15,7 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, Union, 
 
 from .settings_cluster import ClusterSettings
 from .settings_data import DataSettings
+from .settings_limits import LimitSettings
 from .settings_peers import PeerSettings
 from .settings_run import RunSettings
 from .traits import CONFIG_SECTION, duration_trait, to_seconds
@@ -22,7 +23,7 @@ from .traits import CONFIG_SECTION, duration_trait, to_seconds
 __all__ = ["CONFIG_SECTION", "ExecPlanner", "to_seconds"]
 
 
-class ExecPlanner(DataSettings, RunSettings, ClusterSettings, PeerSettings):
+class ExecPlanner(DataSettings, RunSettings, ClusterSettings, PeerSettings, LimitSettings):
     """The broker's settings. Set them as ``c.ExecPlanner.<name>`` or as keyword arguments of
     ``setup_execplanner(c, <name>=...)``."""
 
@@ -150,9 +151,11 @@ class ExecPlanner(DataSettings, RunSettings, ClusterSettings, PeerSettings):
     server_footprint = Dict(
         {"cores": 1, "memory": 1},
         help="""
-        What a running server that this service did not start holds, when its profile is unknown:
-        ``{"cores": 1, "memory": 1}`` (GiB). Servers started with a known ``profile`` user option hold
-        that profile's guarantees.
+        What a running server holds when nothing else says: ``{"cores": 1, "memory": 1}`` (GiB).
+        Every running or starting server of the hub counts against what the broker offers, except
+        the servers of the broker's own sessions (its calendar holds those): one started with a known
+        ``profile`` user option holds that profile's guarantees, one whose options carry a broker
+        launch the larger of that launch's resources and this, any other this.
         """,
     ).tag(config=True)
 

@@ -64,7 +64,8 @@ class DataSettings(Configurable):
         help="""
         Sources this hub never downloads data from: URL prefixes (``"http://insecure.example.org/"``)
         or host patterns (``"*.example.net"``). A request that needs one is answered NO naming
-        ``data[i]`` and the rule. Local collections are not downloads and are not affected.
+        ``data[i]`` and the rule. Local collections are not downloads and are not affected. A
+        session's notebook and requirements file are not fetched from them either.
         """,
     ).tag(config=True)
 
@@ -73,7 +74,8 @@ class DataSettings(Configurable):
         default_value=[],
         help="""
         When not empty, the only sources this hub downloads data from (URL prefixes or host
-        patterns, as ``data_denied_sources``, which still applies).
+        patterns, as ``data_denied_sources``, which still applies), and the notebook and
+        requirements file of a session (except this broker's own snapshots on the hub).
         """,
     ).tag(config=True)
 
@@ -94,6 +96,43 @@ class DataSettings(Configurable):
         caller's budget. At most 20 URLs of a request are measured. Default: 5 seconds.
         """,
     ).tag(config=True)
+
+    fetch_allowed_hosts = List(
+        Unicode(),
+        default_value=[],
+        help="""
+        Internal hosts that the broker and a session's server may fetch from. The broker sends an
+        HTTP ``HEAD`` to every data URL a request names (to measure it), and a session's server
+        downloads its notebook, requirements file and data during PREPARING, from their own network
+        position. So neither connects to an address that is loopback (``127.0.0.0/8``, ``::1``),
+        private (``10.0.0.0/8``, ``172.16.0.0/12``, ``192.168.0.0/16``, ``fc00::/7``), shared
+        (``100.64.0.0/10``), link-local (``169.254.0.0/16``, ``fe80::/10``), unspecified, multicast or
+        reserved (nor to an IPv4-mapped form of one), nor to the hub's own addresses (the hosts of
+        ``$JUPYTERHUB_API_URL``, ``$JUPYTERHUB_SERVICE_URL`` and the hub's public URL when known),
+        unless it is listed here. A host name is checked on the addresses it resolves to, and the
+        connection goes to a checked address; each redirect is checked again. The broker's answer
+        about a refused data URL says only ``not measured (address not allowed)``; a session that
+        needs one fails naming this setting. The notebook and requirements file may always be this
+        broker's own snapshot (``/services/<name>/snapshots/...``) on the hub's address.
+
+        Entries: host names, matched exactly and allowed whatever they resolve to
+        (``"data.internal.example.org"``), addresses (``"10.1.2.3"``, ``"::1"``) and CIDR ranges
+        (``"10.0.0.0/8"``, ``"fd00::/8"``); an entry that covers the hub's own address allows it too.
+        ``["0.0.0.0/0", "::/0"]`` turns the check off. Example, a data mirror in the cluster:
+        ``c.ExecPlanner.fetch_allowed_hosts = ["mirror.data.svc.cluster.local", "10.20.0.0/16"]``.
+        Default: empty (public addresses only).
+        """,
+    ).tag(config=True)
+
+    @validate("fetch_allowed_hosts")
+    def _validate_fetch_allowed_hosts(self, proposal: Any) -> list:
+        from ..platform.netguard import parse_allowed_hosts
+
+        try:
+            parse_allowed_hosts(proposal.value, f"{CONFIG_SECTION}.fetch_allowed_hosts")
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+        return [entry.strip() for entry in proposal.value]
 
     @validate("prices")
     def _validate_prices(self, proposal: Any) -> dict:

@@ -62,6 +62,23 @@ class RunSettings(Configurable):
         """,
     ).tag(config=True)
 
+    requirements_max_lines = Int(
+        100,
+        help="""
+        The most requirement lines a session's requirements file may have (continued lines joined,
+        comments and blank lines not counted), with or without ``requirements_allow_options``; a
+        longer file fails the session with a message naming this limit. Default: 100.
+        """,
+    ).tag(config=True)
+
+    @validate("requirements_max_lines")
+    def _validate_requirements_max_lines(self, proposal: Any) -> int:
+        if isinstance(proposal.value, bool) or proposal.value < 1:
+            raise TraitError(
+                f"{CONFIG_SECTION}.requirements_max_lines must be at least 1, not {proposal.value!r}"
+            )
+        return proposal.value
+
     pip_extra_args = List(
         Unicode(),
         default_value=[],

@@ -12,8 +12,7 @@ loop deletes expired snapshots.
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +21,8 @@ from tornado import web
 from ..model import codec
 from ..model.codec import BodyError
 from ..model.messages import format_time
+from ..sessions.limits import LimitExceeded
+from ..sessions.manager import Identity
 from ..sessions.snapshots import SnapshotStore
 from . import scopes
 from .handlers import BaseHandler
@@ -76,14 +77,7 @@ def parse_files(doc: Any) -> dict[str, str]:
             raise SnapshotBodyError(
                 f"files[{name!r}] must be the file's text (a string), not {type(text).__name__}."
             )
-        for what, value in (("name", str(name)), ("text", text)):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as e:  # a lone surrogate, e.g. "\ud800" in JSON
-                raise SnapshotBodyError(
-                    f"files[{name!r}]: its {what} is not valid Unicode ({e.reason} at {e.start}); "
-                    "send UTF-8 text."
-                ) from e
+        # lone surrogates ("\ud800" in JSON) never get here: the body reader refuses them
     return {str(k): v for k, v in files.items()}
 
 
@@ -107,16 +101,23 @@ class SnapshotBase(BaseHandler):
 class SnapshotsHandler(SnapshotBase):
     """``POST snapshots``: keep files for a while, answer their capability URLs."""
 
+    body_hint = 'the files as JSON: {"files": {"analysis.ipynb": "<text>"}}'
+
+    def body_limit(self) -> int:
+        # JSON escapes may double the text's size; the files themselves are measured in post()
+        return 2 * int(self.config.snapshot_max_size) + 65536
+
     def post(self) -> None:
         who = self.require(scopes.REQUEST)
+        self.manager.check_rate(who)
         limit = self.config.snapshot_max_size
-        body = self.request.body
-        # JSON escapes may double the text's size; the files themselves are measured below
-        if len(body) > 2 * limit + 65536:
-            raise self.too_large(len(body))
+        if self._received > self.body_limit():
+            raise self.too_large(self._received)
+        body = self.raw_body()
         try:
             doc, self._request_format = codec.decode_body(
-                body, self.request.headers.get("Content-Type"), max_size=len(body) + 1
+                body, self.request.headers.get("Content-Type"), max_size=len(body) + 1,
+                empty_hint=self.body_hint,
             )
         except BodyError as e:
             raise web.HTTPError(e.status, f"body: {e}") from e
@@ -128,8 +129,9 @@ class SnapshotsHandler(SnapshotBase):
         if size > limit:
             raise self.too_large(size)
         now = self.manager.clock()
+        self.check_held(who, size, now)
         expires = now + timedelta(seconds=float(self.config.snapshot_lifetime))
-        snapshot, token = self.snapshots.add(who.name, files, now, expires)
+        snapshot, token = self.snapshots.add(who.owner, files, now, expires)
         base = f"{self.base_url()}snapshots/{token}/"
         self.answer(
             {
@@ -141,11 +143,27 @@ class SnapshotsHandler(SnapshotBase):
         )
 
 
+    def check_held(self, who: Identity, size: int, now: datetime) -> None:
+        """LimitExceeded (429) when ``size`` more bytes would pass the owner's snapshot limit."""
+        allowed = self.config.limit_snapshot_bytes
+        if who.admin or not allowed:
+            return
+        held, first = self.snapshots.held(who.owner, now)
+        if held + size > allowed:
+            wait = int((first - now).total_seconds()) + 1 if first is not None else 60
+            raise LimitExceeded(
+                f"You keep {held} bytes of snapshots and this one has {size}, past this hub's limit "
+                f"per user (ExecPlanner.limit_snapshot_bytes = {allowed}): delete snapshots you no "
+                "longer need (DELETE snapshots/{uuid}), or wait for the oldest to expire.",
+                wait,
+            )
+
+
 class SnapshotFileHandler(SnapshotBase):
     """``GET snapshots/{token}/{name}``: the file, to whoever holds the URL (no token needed)."""
 
     async def prepare(self) -> None:
-        self._started = time.perf_counter()  # a capability URL: no hub lookup
+        pass  # a capability URL: no hub lookup
 
     def head(self, token: str, name: str) -> None:
         self.get(token, name)  # tornado sends the headers only (and a probe's 405 would log the token)
@@ -169,7 +187,7 @@ class SnapshotHandler(SnapshotBase):
     def delete(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
         snapshot = self.snapshots.get(uuid)
-        if snapshot is None or (snapshot.owner != who.name and not who.admin):
+        if snapshot is None or (snapshot.owner != who.owner and not who.admin):
             raise web.HTTPError(404, f"Snapshot {uuid} not found.")
         self.snapshots.delete(uuid)
         self.set_status(204)

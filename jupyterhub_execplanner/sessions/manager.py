@@ -21,26 +21,35 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 
-from ..eligibility import EPS, match_accelerator
 from ..model import messages as msg
 from ..model.messages import Message
 from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
 from ..model.parse import ParseResult
 from ..model.phases import CLIENT, HOLDING, SERVICE, Phase, TransitionError, transition
-from ..model.request import ExecutionRequest
+from ..nodefit import NodeFit, fit_to_nodes, platform_unavailable
+from ..owners import hub_name, owner_key
 from ..planner import PlannerPolicy, plan
 from ..platform.calendar import Calendar
 from ..platform.datasets import EMPTY, Probe, to_probe
 from ..platform.probe import probe_sizes
-from ..platform.profiles import Profile, profile_label
-from .store import Store
+from ..platform.profiles import Profile
+from .limits import (
+    Held,
+    Holdings,
+    Ledger,
+    Limits,
+    RateWindow,
+    core_hours,
+    core_hours_refusal,
+    request_refusal,
+    session_refusal,
+)
+from .store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +74,8 @@ class Identity:
 
     @property
     def owner(self) -> str:
-        return self.name if self.kind == "user" else f"{self.kind}:{self.name}"
+        """The key of what this caller owns (see :mod:`~jupyterhub_execplanner.owners`)."""
+        return owner_key(self.kind, self.name)
 
 
 class NotFound(LookupError):
@@ -79,8 +89,6 @@ class Conflict(Exception):
 Listener = Callable[[SessionRecord, Phase], None]
 # None when the platform's capacity figures can be trusted, else why not (a clause for a message)
 Health = Callable[[], "str | None"]
-# (pool, need, want) -> the free amounts of the node that best holds it; None: no node to say
-NodeFit = Callable[[str, Mapping[str, float], Mapping[str, float]], "Mapping[str, float] | None"]
 
 
 class SessionManager:
@@ -95,6 +103,7 @@ class SessionManager:
         clock: Callable[[], datetime] = msg.utcnow,
         health: Health | None = None,
         node_fit: NodeFit | None = None,
+        limits: Limits | None = None,
     ):
         self.store = store
         self.profiles = list(profiles)
@@ -107,6 +116,10 @@ class SessionManager:
         self._expiry: list[tuple[datetime, str]] = []
         # called as listener(record, previous_phase) after every committed change of phase
         self.listeners: list[Listener] = []
+        # per-user limits (admins have none), what each owner holds, and requests per minute
+        self.limits = limits if limits is not None else Limits()
+        self.ledger = Ledger()
+        self.rate = RateWindow(self.limits.requests_per_minute)
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -115,16 +128,26 @@ class SessionManager:
         now = self.clock()
         self.calendar.advance(now)
         expired: list[SessionRecord] = []
-        held = 0
+        holding: list[SessionRecord] = []
         for record in self.store.sessions_in(HOLDING):
             if record.phase is Phase.OFFERED and record.expires <= now:
                 expired.append(self._set(record, Phase.EXPIRED, SERVICE, now))
-                continue
+            else:
+                holding.append(record)
+        try:
+            self.store.save_sessions(expired)
+        except StoreUnavailable as e:  # a read-only database: they expire when it can be written
+            log.warning("Could not mark %d expired offer(s) EXPIRED yet: %s", len(expired), e)
+            holding += [r for r in expired if r.phase is Phase.EXPIRED]
+            for record in expired:
+                record.phase = Phase.OFFERED
+            expired = []
+        for record in holding:
             self._reserve(record)
-            held += 1
-        self.store.save_sessions(expired)
+            if record.phase is Phase.OFFERED:
+                heapq.heappush(self._expiry, (record.expires, record.uuid))
         self._notify(expired, Phase.OFFERED)
-        return held
+        return len(holding)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -151,8 +174,11 @@ class SessionManager:
         notes = [m for m in parsed.messages if not m.is_error]
         offers: Sequence[OfferPlan] = ()
         unhealthy = self.health() if self.health is not None else None
+        limited = None if who.admin else request_refusal(self.limits, self.holdings(who), now)
         if parsed.ok and parsed.request is not None and unhealthy:
             notes = [*notes, platform_unavailable(unhealthy)]
+        elif parsed.ok and parsed.request is not None and limited is not None:
+            notes = [*notes, limited]
         elif parsed.ok and parsed.request is not None:
             profiles, short = self.profiles, []
             if self.node_fit is not None:
@@ -162,6 +188,10 @@ class SessionManager:
             offers, notes = result.offers, [*notes, *result.messages]
             if not offers:
                 notes += short
+            elif not who.admin and self.limits.core_hours:
+                offers, refusal = self._within_core_hours(who, offers, now)
+                if refusal is not None:
+                    notes = [m for m in notes if not m.is_error] + [refusal]
         else:
             notes = list(parsed.messages)
         request = parsed.request
@@ -192,6 +222,7 @@ class SessionManager:
             for i, offer in enumerate(offers)
         ]
         offerset.sessions = [r.uuid for r in records]
+        # stored first (one transaction): if that fails, nothing is reserved and nothing is lost
         self.store.add_offerset(offerset, records)
         for record in records:
             self._reserve(record)
@@ -201,7 +232,9 @@ class SessionManager:
     def direct(
         self, who: Identity, parsed: ParseResult, probes: Mapping[str, Probe] = EMPTY
     ) -> tuple[SessionRecord | None, OfferSetRecord]:
-        """Request and accept the first offer. Returns (accepted session or None, offerset)."""
+        """Request and accept the first offer. Returns (accepted session or None, offerset).
+        LimitExceeded, before anything is planned, for a user who has as many sessions as allowed."""
+        self.check_session_limit(who)
         offerset, records = self.request(who, parsed, probes)
         if not records:
             return None, offerset
@@ -213,7 +246,7 @@ class SessionManager:
         record = self.store.offerset(uuid) if _is_uuid(uuid) else None
         if record is None or not _visible(who, record.owner):
             raise NotFound(f"offerset {uuid} not found")
-        self.expire_due(self.clock())
+        self._expire_quietly()
         by_uuid = {s.uuid: s for s in self.store.sessions_of(uuid)}
         return record, [by_uuid[u] for u in record.sessions if u in by_uuid]
 
@@ -229,7 +262,7 @@ class SessionManager:
         """The caller's sessions, newest first; an admin sees everybody's (or ``owner``'s)."""
         if not who.admin:
             owner = who.owner
-        self.expire_due(self.clock())
+        self._expire_quietly()
         return self.store.list_sessions(owner=owner, include_offers=include_offers)
 
     def phase_counts(self) -> dict[str, int]:
@@ -244,6 +277,15 @@ class SessionManager:
     def in_flight(self) -> list[SessionRecord]:
         """Every accepted session that has not ended (ACCEPTED to RELEASING)."""
         return self.store.sessions_in(IN_FLIGHT)
+
+    def held_servers(self) -> set[tuple[str, str]]:
+        """``(hub user name, server name)`` of every server the calendar already holds: the servers
+        of accepted sessions that have not ended. Any other running server holds capacity of its own."""
+        return {
+            (hub_name(r.owner), r.server_name)
+            for r in self.store.sessions_in(IN_FLIGHT)
+            if r.server_name
+        }
 
     def ended_with_server(self) -> list[SessionRecord]:
         """Cancelled and failed sessions that were given a server (it may still need stopping)."""
@@ -266,8 +308,11 @@ class SessionManager:
     # -- changes --------------------------------------------------------------------------------
 
     def update(self, who: Identity, uuid: str, target: Phase) -> SessionRecord:
-        """A client's change of phase: ACCEPTED, REJECTED or CANCELLED."""
+        """A client's change of phase: ACCEPTED, REJECTED or CANCELLED. LimitExceeded for accepting
+        one session more than the owner may have."""
         record = self.session(who, uuid)
+        if target is Phase.ACCEPTED and record.phase is Phase.OFFERED:
+            self.check_session_limit(who)
         now = self.clock()
         previous = record.phase
         try:
@@ -290,7 +335,7 @@ class SessionManager:
         changed = [record]
         if target is Phase.ACCEPTED:
             changed += self._reject_siblings(record.offerset, record.uuid, now)
-        self.store.save_sessions(changed)
+        self._commit(changed)
         self._notify(changed[1:], Phase.OFFERED)
         self._notify([record], previous)
         return record
@@ -299,7 +344,7 @@ class SessionManager:
         """Reject our offers in ``offerset`` because ``accepted``, an offer of the same merged set
         that a peer broker made, was accepted there (federation)."""
         changed = self._reject_siblings(offerset, accepted, self.clock())
-        self.store.save_sessions(changed)
+        self._commit(changed)
         self._notify(changed, Phase.OFFERED)
         return changed
 
@@ -333,22 +378,29 @@ class SessionManager:
         if message is not None:
             record.messages.append(message)
         record.modified = self.clock()
-        self.store.save_sessions([record])
+        self._commit([record])
         if target is not previous:
             self._notify([record], previous)
         return record
 
     def expire_due(self, now: datetime) -> int:
         """Mark every offer whose expiry has passed EXPIRED and release what it held."""
-        due: list[str] = []
+        due: list[tuple[datetime, str]] = []
         while self._expiry and self._expiry[0][0] <= now:
-            due.append(heapq.heappop(self._expiry)[1])
+            due.append(heapq.heappop(self._expiry))
+        if not due:
+            return 0
         expired: list[SessionRecord] = []
-        for uuid in due:
-            record = self.store.session(uuid)
-            if record is not None and record.phase is Phase.OFFERED:
-                expired.append(self._set(record, Phase.EXPIRED, SERVICE, now))
-        self.store.save_sessions(expired)
+        try:
+            for _, uuid in due:
+                record = self.store.session(uuid)
+                if record is not None and record.phase is Phase.OFFERED:
+                    expired.append(self._set(record, Phase.EXPIRED, SERVICE, now))
+            self._commit(expired)
+        except StoreUnavailable:
+            for entry in due:  # still due: the next pass tries again, and they hold until then
+                heapq.heappush(self._expiry, entry)
+            raise
         self._notify(expired, Phase.OFFERED)
         return len(expired)
 
@@ -357,6 +409,38 @@ class SessionManager:
         for pool, amounts in usage.items():
             self.calendar.set_external(pool, amounts)
 
+    # -- limits ---------------------------------------------------------------------------------
+
+    def holdings(self, who: Identity) -> Holdings:
+        """What ``who`` holds now: open offers, sessions not ended, core-hours from now on."""
+        return self.ledger.holdings(who.owner, self.clock())
+
+    def check_rate(self, who: Identity) -> None:
+        """Count one request that plans offers; LimitExceeded past ``requests_per_minute``."""
+        if not who.admin:
+            self.rate.hit(who.owner)
+
+    def check_session_limit(self, who: Identity) -> None:
+        if who.admin:
+            return
+        refusal = session_refusal(self.limits, self.holdings(who), self.clock())
+        if refusal is not None:
+            raise refusal
+
+    def _within_core_hours(
+        self, who: Identity, offers: Sequence[OfferPlan], now: datetime
+    ) -> tuple[list[OfferPlan], Message | None]:
+        """The offers that keep ``who`` within ``limit_core_hours`` (of one offerset only the largest
+        counts), or a NO message when none does."""
+        held = self.holdings(who).core_hours
+        room = self.limits.core_hours - held
+        kept = [o for o in offers
+                if core_hours(o.cores, o.prepare_start, o.release_end, now) <= room + 1e-9]
+        if kept:
+            return kept, None
+        smallest = min(core_hours(o.cores, o.prepare_start, o.release_end, now) for o in offers)
+        return [], core_hours_refusal(self.limits, held, smallest)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _set(
@@ -364,20 +448,46 @@ class SessionManager:
     ) -> SessionRecord:
         record.phase = transition(record.phase, target, actor)
         record.modified = now
-        if not target.holds_capacity:
-            self.calendar.release(record.uuid)
         return record
+
+    def _expire_quietly(self) -> None:
+        """Expire what is due before a read; a database that cannot be written now does not stop
+        the read (the offers expire at the next pass that can write)."""
+        try:
+            self.expire_due(self.clock())
+        except StoreUnavailable as e:
+            log.debug("Offers not expired before a read: %s", e)
+
+    def _commit(self, changed: Sequence[SessionRecord]) -> None:
+        """Write changed sessions (one transaction), then release what those that stopped holding
+        capacity held. A failed write raises StoreUnavailable and leaves the calendar as it was: the
+        records are fresh copies from the store, so nothing in memory changed either."""
+        self.store.save_sessions(changed)
+        for record in changed:
+            if not record.phase.holds_capacity:
+                self.calendar.release(record.uuid)
+                self.ledger.remove(record.uuid)
+            elif record.phase is not Phase.OFFERED:
+                self.ledger.accepted(record.uuid)
 
     def _expire_if_due(self, record: SessionRecord) -> SessionRecord:
         now = self.clock()
         if record.phase is Phase.OFFERED and record.expires <= now:
             self._set(record, Phase.EXPIRED, SERVICE, now)
-            self.store.save_sessions([record])
+            try:
+                self._commit([record])
+            except StoreUnavailable:  # shown as expired; stored as such when the database is back
+                return record
             self._notify([record], Phase.OFFERED)
         return record
 
     def _reserve(self, record: SessionRecord) -> None:
         offer = record.offer
+        self.ledger.add(record.uuid, Held(
+            owner=record.owner, offerset=record.offerset, offered=record.phase is Phase.OFFERED,
+            cores=float(offer.cores), start=offer.prepare_start, end=offer.release_end,
+            expires=record.expires if record.phase is Phase.OFFERED else None,
+        ))
         if self.calendar.has(record.uuid):
             return
         try:
@@ -395,66 +505,6 @@ class SessionManager:
                     listener(record, previous)
                 except Exception:
                     log.exception("Listener failed for session %s", record.uuid)
-
-
-def platform_unavailable(reason: str) -> Message:
-    return msg.error(
-        msg.PLATFORM,
-        "This hub cannot plan sessions now: ${reason}. Try again in a minute.",
-        path="$",
-        reason=reason,
-    )
-
-
-def fit_to_nodes(
-    request: ExecutionRequest, profiles: Sequence[Profile], node_fit: NodeFit
-) -> tuple[list[Profile], list[Message]]:
-    """Each profile capped to the free amounts of the node of its pool that best holds the request
-    on it (at least the request's and the profile's minimum, as much of their maximum as it can),
-    and a message for each profile whose minimum no node has free now."""
-    compute = request.compute
-    capped: list[Profile] = []
-    short: list[Message] = []
-    for p in profiles:
-        need = {"cores": max(compute.cores.min, p.cores_min),
-                "memory": max(compute.memory.min, p.memory_min)}
-        want = {"cores": min(compute.cores.max, math.inf if p.cores_max is None else p.cores_max),
-                "memory": min(compute.memory.max, math.inf if p.memory_max is None else p.memory_max)}
-        for accel in compute.accelerators:
-            key = match_accelerator(accel.resource, p.accelerators)
-            if accel.count.max > 0 and key is not None:
-                need[key] = need.get(key, 0) + accel.count.min
-                want[key] = min(p.accelerators[key], want.get(key, 0) + accel.count.max)
-        free = node_fit(p.pool, need, want)
-        if free is None:
-            capped.append(p)
-            continue
-        capped.append(replace(
-            p,
-            cores_max=min(free.get("cores", 0.0), math.inf if p.cores_max is None else p.cores_max),
-            memory_max=min(free.get("memory", 0.0),
-                           math.inf if p.memory_max is None else p.memory_max),
-            accelerators=MappingProxyType(
-                {k: min(v, math.floor(free.get(k, 0.0) + EPS)) for k, v in p.accelerators.items()}
-            ),
-        ))  # fmt: skip
-        missing = [k for k, v in need.items() if free.get(k, 0.0) + EPS < v]
-        if missing:
-            short.append(msg.warn(
-                msg.NO_CAPACITY,
-                "Profile ${profile}: no node of its pool has ${need} free now (the node with the "
-                "most has ${largest}); a session runs on one node.",
-                path="compute",
-                profile=profile_label(p),
-                need=_amounts({k: need[k] for k in missing}),
-                largest=_amounts({k: free.get(k, 0.0) for k in missing}),
-            ))  # fmt: skip
-    return capped, short
-
-
-def _amounts(amounts: Mapping[str, float]) -> str:
-    unit = {"cores": " cores", "memory": " GiB"}
-    return ", ".join(f"{v:g}{unit.get(k, ' ' + k)}" for k, v in amounts.items())
 
 
 def _visible(who: Identity, owner: str) -> bool:

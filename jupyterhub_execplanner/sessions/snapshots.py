@@ -17,8 +17,23 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, delete, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
+
+from .store import _guarded
 
 metadata = MetaData()
 
@@ -31,6 +46,7 @@ snapshots = Table(
     Column("created", DateTime(timezone=True), nullable=False),
     Column("expires", DateTime(timezone=True), nullable=False, index=True),
     Column("files", JSON, nullable=False),  # {file name: text}
+    Column("size", Integer),  # bytes of the files (UTF-8); NULL in rows of versions before 0.5
 )
 
 TOKEN_BYTES = 32
@@ -61,16 +77,23 @@ class Snapshot:
 class SnapshotStore:
     """Snapshots in the broker's database; ``engine`` is the session store's."""
 
+    @_guarded
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        columns = {c["name"] for c in inspect(engine).get_columns(snapshots.name)}
+        if "size" not in columns:  # a database of an earlier version: add the column, keep the rows
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {snapshots.name} ADD COLUMN size INTEGER"))
 
+    @_guarded
     def add(
         self, owner: str, files: dict[str, str], now: datetime, expires: datetime
     ) -> tuple[Snapshot, str]:
         """Keep ``files`` for ``owner`` until ``expires``; the snapshot and its (only) token."""
         token = new_token()
         snapshot = Snapshot(str(uuidlib.uuid4()), owner, now, expires, dict(files))
+        size = sum(len(t.encode("utf-8")) for t in files.values())
         with self.engine.begin() as conn:
             conn.execute(
                 snapshots.insert(),
@@ -82,11 +105,13 @@ class SnapshotStore:
                         "created": now,
                         "expires": expires,
                         "files": snapshot.files,
+                        "size": size,
                     }
                 ],
             )
         return snapshot, token
 
+    @_guarded
     def by_token(self, token: str, now: datetime) -> Snapshot | None:
         """The snapshot a capability token opens, unless it has expired."""
         with self.engine.connect() as conn:
@@ -97,15 +122,29 @@ class SnapshotStore:
             return None
         return self._from_row(row)
 
+    @_guarded
+    def held(self, owner: str, now: datetime) -> tuple[int, datetime | None]:
+        """The bytes of ``owner``'s unexpired snapshots, and when the oldest of them expires."""
+        size = func.coalesce(snapshots.c.size, func.length(snapshots.c.files))
+        query = select(func.coalesce(func.sum(size), 0), func.min(snapshots.c.expires)).where(
+            snapshots.c.owner == owner, snapshots.c.expires > now
+        )
+        with self.engine.connect() as conn:
+            total, first = conn.execute(query).one()
+        return int(total or 0), _utc(first) if first is not None else None
+
+    @_guarded
     def get(self, uuid: str) -> Snapshot | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(snapshots).where(snapshots.c.uuid == uuid)).first()
         return None if row is None else self._from_row(row)
 
+    @_guarded
     def delete(self, uuid: str) -> bool:
         with self.engine.begin() as conn:
             return conn.execute(delete(snapshots).where(snapshots.c.uuid == uuid)).rowcount > 0
 
+    @_guarded
     def expire(self, now: datetime) -> int:
         """Delete every snapshot whose time is up; how many were deleted."""
         with self.engine.begin() as conn:

@@ -7,11 +7,13 @@ as a plain dict, messages and connectors as lists.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..model.messages import Message, format_time, parse_time
@@ -98,6 +101,46 @@ federation_meta = Table(
 _INSERT_OFFERSET = offersets.insert()
 _INSERT_SESSION = sessions.insert()
 
+log = logging.getLogger(__name__)
+
+# seconds a statement waits for a lock held by another connection before it gives up (SQLite). The
+# manager is synchronous: a long wait would hold every request of the service, so keep it short
+BUSY_TIMEOUT = 2.0
+RETRY_AFTER = 5  # seconds a client is asked to wait when the database cannot be used
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be read or written now (read-only, locked, full, damaged, gone).
+    Nothing was changed: every write is one transaction. ``str()`` says why, for the log and for a
+    503 answer; ``retry_after`` is how long to wait before trying again."""
+
+    def __init__(self, reason: str, retry_after: int = RETRY_AFTER):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def unavailable_reason(error: BaseException) -> str:
+    """A one-line reason for a database error, without SQL or parameters (they may hold user data)."""
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error).splitlines()[0] if str(orig or error) else ""
+    return text[:200] or type(error).__name__
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn the driver's errors of a store method into StoreUnavailable (the caller answers 503)."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except (sa_exc.OperationalError, sa_exc.DatabaseError, sa_exc.InterfaceError) as e:
+            raise StoreUnavailable(unavailable_reason(e)) from e
+
+    return guarded
+
 
 def _utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; every time we store is UTC."""
@@ -166,7 +209,7 @@ class Store:
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dumps, "future": True}
         self.sqlite = url.startswith("sqlite")
         if self.sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.sqlite:
             auto = 0 if background_checkpoints else 1000  # 1000 pages is SQLite's default
@@ -175,8 +218,14 @@ class Store:
                 _sqlite_pragmas(dbapi_connection, auto)
 
             event.listen(self.engine, "connect", pragmas)
-        metadata.create_all(self.engine)
+        self._damaged: set[str] = set()  # uuids of rows already logged as unreadable
+        try:
+            metadata.create_all(self.engine)
+        except (sa_exc.OperationalError, sa_exc.DatabaseError, sa_exc.InterfaceError) as e:
+            self.engine.dispose()
+            raise StoreUnavailable(unavailable_reason(e)) from e
 
+    @_guarded
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database without waiting for readers or writers."""
         if self.sqlite:
@@ -188,6 +237,7 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------------
 
+    @_guarded
     def add_offerset(self, offerset: OfferSetRecord, records: Sequence[SessionRecord]) -> None:
         """Insert an offerset and its offers in one transaction (prebuilt statements, executed
         with parameter lists: the hot path of ``POST requests``)."""
@@ -203,6 +253,7 @@ class Store:
             if rows:
                 conn.execute(_INSERT_SESSION, rows)
 
+    @_guarded
     def save_sessions(self, records: Iterable[SessionRecord]) -> None:
         """Write the mutable columns of existing sessions, in one transaction."""
         rows = list(records)
@@ -225,27 +276,39 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
+    @_guarded
     def offerset(self, uuid: str) -> OfferSetRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(offersets).where(offersets.c.uuid == uuid)).first()
-        return self._offerset_from_row(row) if row else None
+        if row is None:
+            return None
+        try:
+            return self._offerset_from_row(row)
+        except Exception as e:  # noqa: BLE001 (a damaged row reads as no offerset)
+            log.error("Offerset %s in the database cannot be read (%s: %s)", uuid, type(e).__name__, e)
+            return None
 
+    @_guarded
     def session(self, uuid: str) -> SessionRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(sessions).where(sessions.c.uuid == uuid)).first()
-        return self._session_from_row(row) if row else None
+        found = self._records([row]) if row else []
+        return found[0] if found else None
 
+    @_guarded
     def sessions_of(self, offerset: str) -> list[SessionRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(sessions).where(sessions.c.offerset == offerset)).all()
-        return [self._session_from_row(r) for r in rows]
+        return self._records(rows)
 
+    @_guarded
     def sessions_in(self, phases: Iterable[Phase]) -> list[SessionRecord]:
         wanted = [p.value for p in phases]
         with self.engine.connect() as conn:
             rows = conn.execute(select(sessions).where(sessions.c.phase.in_(wanted))).all()
-        return [self._session_from_row(r) for r in rows]
+        return self._records(rows)
 
+    @_guarded
     def list_sessions(
         self, *, owner: str | None = None, include_offers: bool = False, limit: int = 500
     ) -> list[SessionRecord]:
@@ -258,8 +321,9 @@ class Store:
         query = query.order_by(sessions.c.created.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [self._session_from_row(r) for r in rows]
+        return self._records(rows)
 
+    @_guarded
     def phase_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -268,6 +332,21 @@ class Store:
         return {phase: count for phase, count in rows}
 
     # -- rows -----------------------------------------------------------------------------------
+
+    def _records(self, rows: Iterable[Any]) -> list[SessionRecord]:
+        """The records of ``rows``, leaving out (and logging once) any row this version cannot read,
+        so that one damaged row never makes a listing, a start or the phase driver fail."""
+        records = []
+        for row in rows:
+            try:
+                records.append(self._session_from_row(row))
+            except Exception as e:  # noqa: BLE001 (whatever is wrong with the row)
+                uuid = str(getattr(row, "uuid", "?"))
+                if uuid not in self._damaged:
+                    self._damaged.add(uuid)
+                    log.error("Session %s in the database cannot be read (%s: %s); it is left out "
+                              "of every listing and not driven", uuid, type(e).__name__, e)
+        return records
 
     @staticmethod
     def _offerset_row(o: OfferSetRecord) -> dict[str, Any]:
@@ -334,6 +413,7 @@ class Store:
 
     # -- federation (issue 6): relayed offers and the broker id ------------------------------------
 
+    @_guarded
     def broker_id(self, make: Any) -> str:
         """This broker's id for Via headers: made once by ``make()`` and kept in the database."""
         query = select(federation_meta.c.value).where(federation_meta.c.key == "broker_id")
@@ -344,6 +424,7 @@ class Store:
                 conn.execute(federation_meta.insert(), [{"key": "broker_id", "value": found}])
         return str(found)
 
+    @_guarded
     def add_relayed(self, offerset: OfferSetRecord, rows: Sequence[Any]) -> None:
         """Save a merged offerset (its result, messages and offer order) and the peers' offers in it."""
         values = [self._relayed_row(r) for r in rows]
@@ -360,6 +441,7 @@ class Store:
             if values:
                 conn.execute(relayed.insert(), values)
 
+    @_guarded
     def save_relayed(self, rows: Iterable[Any]) -> None:
         """Write the last known phase and document of relayed sessions."""
         with self.engine.begin() as conn:
@@ -370,16 +452,19 @@ class Store:
                     .values(phase=r.phase, doc=r.doc, modified=r.modified)
                 )
 
+    @_guarded
     def relayed_session(self, uuid: str) -> Any:
         with self.engine.connect() as conn:
             row = conn.execute(select(relayed).where(relayed.c.uuid == uuid)).first()
         return self._relayed_from_row(row) if row else None
 
+    @_guarded
     def relayed_of(self, offerset: str) -> list[Any]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(relayed).where(relayed.c.offerset == offerset)).all()
         return [self._relayed_from_row(r) for r in rows]
 
+    @_guarded
     def list_relayed(
         self, *, owner: str | None = None, exclude: Iterable[str] = (), limit: int = 500
     ) -> list[Any]:
@@ -394,6 +479,7 @@ class Store:
             rows = conn.execute(query).all()
         return [self._relayed_from_row(r) for r in rows]
 
+    @_guarded
     def has_relayed(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(relayed.c.uuid).limit(1)).first() is not None

@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Sequence
 
 from ..launch import PRELOAD_ENV
-from .fetch import use_source_policy
 from .plan import PreloadPlan
 from .preload import EXPECTED, describe, prepare
 from .report import Reporter
@@ -37,7 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             plan = PreloadPlan.from_json(document)
             reporter = Reporter(plan.report_url, plan.report_token)
-            use_source_policy(plan.data_denied_sources, plan.data_allowed_sources)
             prepare(plan, reporter)
         except Exception as e:  # noqa: BLE001 - every failure is reported, then fails the spawn
             reason = describe(e)

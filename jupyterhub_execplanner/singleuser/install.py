@@ -53,9 +53,36 @@ _NOISE = (
 )
 
 
+# what an installer's output says went wrong, in our words: (words in its output, explanation)
+_FAILURES = (
+    (("no matching distribution", "could not find a version", "no solution found", "unsatisfiable",
+      "not found in the package registry", "not found in the provided package locations"),
+     "no version of one of the requirements could be found for this server"),
+    (("do not match the hashes", "hash mismatch", "hashes are required"),
+     "a downloaded package did not match its --hash"),
+    (("failed building wheel", "subprocess-exited-with-error", "failed to build", "build backend"),
+     "a package could not be built"),
+    (("connection", "network is unreachable", "name resolution", "timed out", "failed to fetch",
+      "max retries"),
+     "the package index could not be reached"),
+    (("no space left",), "the server's disk is full"),
+)
+LOG_LINES = 40  # lines of a failed installer's output printed to the server's log
+
+
 class InstallError(RuntimeError):
-    """Creating the environment or installing the requirements failed; the message has the
-    installer's useful lines."""
+    """Creating the environment or installing the requirements failed; the message says why without
+    quoting the requirements."""
+
+
+def install_failure(installer: str, status: int, output: str) -> str:
+    """The session's message for a failed install: the exit status and, when the output shows it,
+    what went wrong, in this module's own words (never a line of the output)."""
+    lowered = output.lower()
+    why = next((text for words, text in _FAILURES if any(w in lowered for w in words)), None)
+    reason = f": {why}" if why else ""
+    return (f"{installer} could not install the requirements (exit status {status}){reason}; "
+            "see the server's log")
 
 
 def choose_installer(preference: str) -> str:
@@ -88,7 +115,16 @@ def _site_packages_of(python: Path, timeout: float) -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
-def _run(argv: Sequence[str], timeout: float, what: str, names: Sequence[str] = ()) -> str:
+def _log_failure(what: str, output: str) -> None:
+    lines = [line.rstrip()[:500] for line in output.splitlines() if line.strip()][-LOG_LINES:]
+    print(f"[execplanner] {what} failed; the last lines of its output:", *lines, sep="\n  ",
+          file=sys.stderr, flush=True)
+
+
+def _run(argv: Sequence[str], timeout: float, what: str, names: Sequence[str] = (),
+         installer: str | None = None) -> str:
+    """Run ``argv``; its stdout. InstallError on failure: for the install step (``installer``
+    given) in our words (the output goes to the log), else with the output's useful lines."""
     env = {**os.environ, "NO_COLOR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
     env.pop("EXECPLANNER_PRELOAD", None)
     try:
@@ -100,7 +136,11 @@ def _run(argv: Sequence[str], timeout: float, what: str, names: Sequence[str] = 
     except OSError as e:
         raise InstallError(f"{what} could not run {argv[0]}: {e}") from None
     if done.returncode != 0:
-        lines = useful_lines(done.stderr + "\n" + done.stdout, names)
+        output = done.stderr + "\n" + done.stdout
+        _log_failure(what, output)
+        if installer is not None:
+            raise InstallError(install_failure(installer, done.returncode, output))
+        lines = useful_lines(output, names)
         raise InstallError(f"{what} failed: {' '.join(lines)}")
     return done.stdout
 
@@ -173,6 +213,7 @@ def ensure_environment(
         install = [uv, "pip", "install", "--python", str(python), "-r", str(requirements_file)]
     else:
         install = [str(python), "-m", "pip", "install", "-r", str(requirements_file)]
-    _run([*install, *extra_args], timeout, f"installing the requirements with {installer}", names)
+    _run([*install, *extra_args], timeout, f"installing the requirements with {installer}", names,
+         installer=installer)
     marker.write_text(fingerprint + "\n")
     return python

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 
 from ..launch import LaunchSpec
 
-_LISTS = ("pip_extra_args", "data_denied_sources", "data_allowed_sources")
+_LISTS = ("pip_extra_args", "data_denied_sources", "data_allowed_sources", "fetch_allowed_hosts", "hub_urls",
+          "snapshot_paths")
 
 
 class PlanError(ValueError):
@@ -27,9 +28,16 @@ class PreloadPlan:
     pip_extra_args: tuple[str, ...] = ()
     installer: str = "auto"  # auto | uv | pip
     root_dir: str = ""  # the server's root directory; empty: the working directory
-    # the hub's source policy, checked on every URL (and redirect) of a data download
+    # the hub's source policy, checked on every URL (and redirect) the preload fetches
     data_denied_sources: tuple[str, ...] = ()
     data_allowed_sources: tuple[str, ...] = ()
+    # the hub's address policy (platform/netguard), checked on every connection of every fetch: the
+    # internal hosts the admin allows, the hub's own URLs (their hosts are refused), and the paths of
+    # the broker's snapshots (a notebook or requirements file there may be on the hub's own host)
+    fetch_allowed_hosts: tuple[str, ...] = ()
+    hub_urls: tuple[str, ...] = ()
+    snapshot_paths: tuple[str, ...] = ()
+    requirements_max_lines: int = 100
 
     def to_json(self) -> str:
         doc = asdict(self)
@@ -50,6 +58,8 @@ class PreloadPlan:
             values["spec"] = LaunchSpec.from_dict(doc["spec"])
             for name in _LISTS:
                 values[name] = tuple(str(a) for a in doc.get(name) or ())
+            if "requirements_max_lines" in values:
+                values["requirements_max_lines"] = int(values["requirements_max_lines"])
             return cls(**values)
         except (ValueError, TypeError, KeyError) as e:
             raise PlanError(f"$EXECPLANNER_PRELOAD is not a preload plan: {e}") from None

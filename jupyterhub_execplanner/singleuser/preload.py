@@ -6,6 +6,9 @@ In the server's root directory (``plan.root_dir``, else the working directory), 
 with the requirements, registered as a kernel the notebook uses, and the data resources. A restarted
 server keeps what is there: the notebook the user may have changed, an environment with the same
 requirements, data already downloaded.
+
+Every fetch follows the hub's policy carried by the plan (:func:`fetch_policy`): its source lists and
+its address policy (:mod:`..platform.netguard`). The session's messages never quote what was fetched.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 
 from ..launch import DataItem, LaunchSpec, notebook_filename, notebook_path, safe_filename, session_folder
-from .fetch import FetchError, check_url, download, fetch_bytes, stream
+from ..platform.datasets import DataConfig
+from ..platform.netguard import NetGuard, hub_urls_from_env
+from .fetch import FetchError, FetchPolicy, check_url, download, fetch_bytes, stream
 from .install import InstallError, choose_installer, ensure_environment, requirement_names
 from .kernel import (
     DEFAULT_KERNEL,
@@ -47,22 +53,36 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def fetch_policy(plan: PreloadPlan, environ: Mapping[str, str] | None = None) -> FetchPolicy:
+    """The hub's source lists and address policy from ``plan``; the hub's own URLs are the plan's,
+    the broker's (``report_url``) and those JupyterHub gives the server (``environ``)."""
+    given = hub_urls_from_env(os.environ if environ is None else environ)
+    hub_urls = (*plan.hub_urls, plan.report_url, *given)
+    try:
+        guard = NetGuard.build(plan.fetch_allowed_hosts, hub_urls, plan.snapshot_paths)
+    except ValueError as e:
+        raise PlanError(f"$EXECPLANNER_PRELOAD has a wrong address policy: {e}") from None
+    sources = DataConfig(denied=plan.data_denied_sources, allowed=plan.data_allowed_sources)
+    return FetchPolicy(sources, guard)
+
+
 def prepare(plan: PreloadPlan, reporter: Reporter) -> None:
     """Prepare the session's folder; raises one of EXPECTED (or OSError) with the reason."""
     spec = plan.spec
     root = root_of(plan)
     folder = root / session_folder(spec)
     folder.mkdir(parents=True, exist_ok=True)
+    policy = fetch_policy(plan)
 
-    notebook, target = _notebook(plan, root, reporter)
-    kernelspec = _environment(plan, folder, reporter) or DEFAULT_KERNEL
+    notebook, target = _notebook(plan, root, reporter, policy)
+    kernelspec = _environment(plan, folder, reporter, policy) or DEFAULT_KERNEL
     if notebook is not None and target is not None:
         write_notebook(notebook, target, kernelspec)
-    _data(plan, folder, reporter)
+    _data(plan, folder, reporter, policy)
 
 
 def _notebook(
-    plan: PreloadPlan, root: Path, reporter: Reporter
+    plan: PreloadPlan, root: Path, reporter: Reporter, policy: FetchPolicy | None = None
 ) -> tuple[dict[str, Any] | None, Path | None]:
     spec = plan.spec
     relative = notebook_path(spec)
@@ -74,9 +94,14 @@ def _notebook(
         return None, None
     reporter.info(f"fetching notebook {spec.notebook}")
     body = fetch_bytes(
-        spec.notebook, max_size=plan.max_notebook_size, timeout=plan.timeout, what="notebook"
+        spec.notebook, max_size=plan.max_notebook_size, timeout=plan.timeout, what="notebook",
+        policy=policy or fetch_policy(plan),
     )
-    return parse_notebook(body, spec.notebook), target
+    try:
+        return parse_notebook(body, spec.notebook), target
+    except NotebookError:  # its message may quote the body: say what was expected instead
+        raise NotebookError(f"the notebook at {spec.notebook} is not a Jupyter notebook (a JSON document "
+                            "of nbformat 4 with 'cells' is expected)") from None
 
 
 def requirements_url(spec: LaunchSpec) -> str | None:
@@ -86,20 +111,23 @@ def requirements_url(spec: LaunchSpec) -> str | None:
     return urljoin(spec.notebook, spec.requirements) if spec.notebook else spec.requirements
 
 
-def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter) -> dict[str, str] | None:
+def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter,
+                 policy: FetchPolicy | None = None) -> dict[str, str] | None:
     spec = plan.spec
     url = requirements_url(spec)
     if url is None:
         return None
     check_url(url, "requirements")
     reporter.info(f"fetching requirements {url}")
-    body = fetch_bytes(url, max_size=MAX_REQUIREMENTS_SIZE, timeout=plan.timeout, what="requirements file")
+    body = fetch_bytes(url, max_size=MAX_REQUIREMENTS_SIZE, timeout=plan.timeout, what="requirements file",
+                       policy=policy or fetch_policy(plan))
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FetchError(f"the requirements file at {url} is not UTF-8 text") from None
     try:
-        requirements = check_requirements(text, allow_options=plan.allow_options)
+        requirements = check_requirements(text, allow_options=plan.allow_options,
+                                          max_lines=plan.requirements_max_lines)
     except RequirementRefused as e:
         raise RequirementRefused(f"{e} (in {url})") from None
     if not requirements.lines:
@@ -123,11 +151,12 @@ def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter) -> dict[st
                            session=spec.session)
 
 
-def _data(plan: PreloadPlan, folder: Path, reporter: Reporter) -> None:
+def _data(plan: PreloadPlan, folder: Path, reporter: Reporter, policy: FetchPolicy | None = None) -> None:
+    policy = policy or fetch_policy(plan)
     taken: set[str] = set()
     for index, item in enumerate(plan.spec.data, start=1):
         if item.mount is not None:  # placed by the offer: a local link or a download
-            _placed(plan, folder, item, reporter)
+            _placed(plan, folder, item, reporter, policy)
             continue
         assert item.location is not None
         scheme = urlsplit(item.location).scheme
@@ -147,7 +176,7 @@ def _data(plan: PreloadPlan, folder: Path, reporter: Reporter) -> None:
             continue
         reporter.info(f"downloading data {filename} from {item.location}")
         download(item.location, target, max_size=plan.max_data_size, timeout=plan.timeout,
-                 what=f"data resource {item.name!r}")
+                 what=f"data resource {item.name!r}", policy=policy)
 
 
 def describe(error: BaseException) -> str:
@@ -192,7 +221,8 @@ def _inside(folder: Path, relative: str) -> Path:
     return folder / relative
 
 
-def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter) -> None:
+def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter,
+            policy: FetchPolicy | None = None) -> None:
     """A local resource: a symbolic link at its mount to the collection's (read-only) path. A
     staged one: downloaded into its mount, with progress reports. Nothing is written or linked
     outside the session's folder, nor through a symbolic link."""
@@ -227,7 +257,8 @@ def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter)
     try:
         with os.fdopen(os.open(partial, _CREATE, 0o644), "wb") as out:
             total = stream(url, _Progress(out, reporter, item), max_size=plan.max_data_size,
-                           timeout=timeout, what=f"data resource {item.name!r}")
+                           timeout=timeout, what=f"data resource {item.name!r}",
+                           policy=policy or fetch_policy(plan))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

@@ -3,6 +3,10 @@
 ``POST <report_url>`` with ``{"level", "message", "failed"}`` and the header
 ``Authorization: execplanner-report <token>``. A report never makes the preload fail or wait long:
 a short timeout, every error ignored. Each message is also printed to stderr, for the server's log.
+
+A message is cut to :data:`MAX_MESSAGE` characters (what the broker keeps of a report,
+``worker.decide.MAX_REPORT_LENGTH``), so a long reason still reaches the session's messages (the
+broker answers a body over its ``max_body_size`` with an error, and the reason would be lost).
 """
 
 from __future__ import annotations
@@ -13,8 +17,15 @@ import urllib.request
 
 from ..launch import REPORT_SCHEME
 
+MAX_MESSAGE = 2000  # characters; the broker keeps no more (worker/decide.py MAX_REPORT_LENGTH)
+
 # the broker is reached directly (its internal URL), never through an HTTP proxy from the environment
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def cut(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message``, at most ``limit`` characters long (the last one an ellipsis when cut)."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 class Reporter:
@@ -28,6 +39,7 @@ class Reporter:
         self._send("ERROR", message, failed=True)
 
     def _send(self, level: str, message: str, *, failed: bool) -> None:
+        message = cut(message)
         print(f"[execplanner] {level} {message}", file=sys.stderr, flush=True)
         if not self.url.startswith(("http://", "https://")):
             return

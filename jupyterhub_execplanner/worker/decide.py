@@ -22,6 +22,7 @@ from ..model import messages as msg
 from ..model.messages import Message
 from ..model.offer import SessionRecord
 from ..model.phases import Phase
+from ..owners import hub_name, is_user
 from ..spawnhook import default_url_for
 
 CONNECTOR_KIND = "urn:execplanner:connector:jupyter"
@@ -39,11 +40,17 @@ NO_SERVER = "urn:execplanner:no-server"  # also "nothing left to clean up"
 STOP_FAILED = "urn:execplanner:stop-failed"  # gave up stopping: nothing more to try
 FAILED = "urn:execplanner:failed"
 RETRY = "urn:execplanner:hub-busy"
+# the hub restarted (the service saw a new hub boot id): its servers may have been stopped with it
+HUB_RESTARTED = "urn:execplanner:hub-restarted"
+RESTARTING = "urn:execplanner:restarting"  # back to PREPARING: the hub's restart stopped the server
+KEPT = "urn:execplanner:server-kept"  # the server kept running through the hub's restart
 # messages the preload reports through POST sessions/{uuid}/progress
 REPORT = "urn:execplanner:preload"
 REPORT_FAILED = "urn:execplanner:preload-failed"
 
 CLOSED = frozenset({STOPPED, NO_SERVER, STOP_FAILED})
+# after a hub restart mark, any of these says the restart was dealt with (or the server seen since)
+AFTER_RESTART = (PREPARING, RESTARTING, STARTING, READY, KEPT)
 
 # message times are stored to the second: a ready time read back from a message is taken as the end
 # of its second, so that the proxy's stamp of the route (added just before ready) is never "activity"
@@ -117,6 +124,7 @@ class Facts:
     server: ServerView = UNKNOWN
     retry_at: datetime | None = None
     failure_reported: bool = False  # the preload reported a failure during the latest start
+    hub_restarted: bool = False  # the hub restarted since the server was last started or seen
 
 
 class Act(str, Enum):
@@ -131,6 +139,8 @@ class Act(str, Enum):
     STOP = "stop"  # (RELEASING) stop the server (again)
     COMPLETE = "complete"  # RELEASING -> COMPLETED
     VANISHED = "vanished"  # the server went away by itself: -> RELEASING -> COMPLETED
+    RESTART = "restart"  # the hub's restart stopped the server: -> PREPARING, to start it again
+    KEEP = "keep"  # the server kept running through the hub's restart: note it
     FAIL_SERVICE = "fail-service"  # -> FAILED: a service cannot have a server
     FAIL_SETUP = "fail-setup"  # -> FAILED: the broker cannot start servers
     FAIL_REPORTED = "fail-reported"  # -> FAILED: the preload reported a failure (then clean up)
@@ -195,8 +205,12 @@ def decide(f: Facts, now: datetime, spawn_timeout: timedelta) -> Act:
     if f.phase in (Phase.AVAILABLE, Phase.RUNNING):
         if now >= f.end:
             return Act.RELEASE
+        if f.hub_restarted:  # its server may have stopped with the hub, not by a person
+            if view in (ServerState.ABSENT, ServerState.STOPPED):
+                return Act.RESTART if f.user_owner and f.can_start else Act.VANISHED
+            return Act.KEEP if view is ServerState.READY else Act.NOTHING
         if view in (ServerState.ABSENT, ServerState.STOPPED):
-            return Act.VANISHED
+            return Act.VANISHED  # stopped by its owner or an admin: the session ends
         if (
             f.phase is Phase.AVAILABLE
             and view is ServerState.READY
@@ -235,6 +249,20 @@ def newest(record: SessionRecord, *kinds: str) -> Message | None:
     return None
 
 
+def _position(record: SessionRecord, *kinds: str) -> int:
+    """The index of the newest message of ``kinds``, -1 when there is none."""
+    for index in range(len(record.messages) - 1, -1, -1):
+        if record.messages[index].kind in kinds:
+            return index
+    return -1
+
+
+def hub_restarted(record: SessionRecord) -> bool:
+    """Whether the service marked the session after a hub restart and nothing since dealt with it
+    (no start, ready server or note that the server kept running came after the mark)."""
+    return _position(record, HUB_RESTARTED) > _position(record, *AFTER_RESTART)
+
+
 def facts(
     record: SessionRecord,
     *,
@@ -246,11 +274,11 @@ def facts(
 ) -> Facts:
     """The facts about a session. A ready time the driver kept in memory wins over the one in the
     session's messages (which is to the second, so it counts as the end of that second)."""
-    preparing = newest(record, PREPARING)
+    preparing = newest(record, PREPARING, RESTARTING)
     ready = newest(record, READY)
     return Facts(
         phase=record.phase,
-        user_owner=":" not in record.owner,
+        user_owner=is_user(record.owner),
         can_start=can_start,
         prepare_start=record.offer.prepare_start,
         end=record.offer.end,
@@ -263,12 +291,13 @@ def facts(
         server=server,
         retry_at=retry_at,
         failure_reported=reported_failure(record) is not None,
+        hub_restarted=hub_restarted(record),
     )
 
 
 def start_time(record: SessionRecord) -> datetime | None:
     """When the latest start of the session's server was asked for (else when preparing began)."""
-    started = newest(record, STARTING, PREPARING)
+    started = newest(record, STARTING, PREPARING, RESTARTING)
     return started.time if started is not None else None
 
 
@@ -302,7 +331,7 @@ def launch_spec(record: SessionRecord, server_name: str) -> LaunchSpec:
                               p.collection) for p in offer.data if p.mode in ("local", "stage"))
     return LaunchSpec(
         session=record.uuid,
-        owner=record.owner,
+        owner=hub_name(record.owner),
         server_name=server_name,
         profile=offer.profile,
         cores=offer.cores,
@@ -340,6 +369,11 @@ def connector(location: str, status: str = "AVAILABLE") -> dict[str, Any]:
 def finished(connectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The connectors of a session whose server is gone."""
     return [{**c, "status": "FINISHED"} for c in connectors]
+
+
+def preparing(connectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The connectors of a session whose server is being started again."""
+    return [{**c, "status": "PREPARING"} for c in connectors]
 
 
 # ---- messages ------------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ Nothing lives only in memory: the phase, the server name and the messages are in
 the hub knows the servers, so after a restart the first pass reconciles every session with the
 hub's real state. A session's server name is derived from its uuid, so a server is never started
 twice for one session.
+
+Each start gets a new launch nonce, recorded (:class:`~..sessions.launches.LaunchStore`) before the
+hub is asked, which the hub's pre-spawn hook claims once. When the service starts and finds a new hub
+boot id (``$EXECPLANNER_HUB_BOOT``), the hub has restarted since: sessions whose server may have
+stopped with it are marked, and :func:`.decide.decide` starts them again instead of ending them.
+
+A session the driver cannot process (an exception) is backed off (:mod:`.failures`) and, after a few
+failures in a row, FAILED with the reason; the other sessions are driven meanwhile.
 """
 
 from __future__ import annotations
@@ -18,17 +26,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..launch import server_name_for, to_user_options
+from ..launch import HUB_BOOT_ENV, issue, server_name_for, to_user_options
 from ..model.offer import SessionRecord
 from ..model.phases import Phase, TransitionError
+from ..owners import hub_name
+from ..sessions.launches import LaunchStore
 from ..sessions.manager import NotFound, SessionManager
+from ..sessions.store import StoreUnavailable
 from . import decide as D
 from .decide import Act, ServerState, ServerView, Task
 from .hubapi import HubAPI, HubAPIError
+from .recovery import Backoff, mark_hub_restart, read_sessions
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +61,18 @@ class PhaseDriver:
         max_spawns: int = 4,
         spawn_timeout: float = 300.0,
         logger: logging.Logger | None = None,
+        launches: LaunchStore | None = None,
+        hub_boot: str | None = None,
+        backoff: Backoff | None = None,
     ):
+        """``launches`` default to the table on the manager's database; ``hub_boot`` to
+        ``$EXECPLANNER_HUB_BOOT`` (given by the hub to a managed service)."""
         self.manager = manager
         self.hub = hub
         self.secret = secret
+        self.launches = launches if launches is not None else LaunchStore(manager.store.engine)
+        self.hub_boot = hub_boot if hub_boot is not None else os.environ.get(HUB_BOOT_ENV) or None
+        self.backoff = backoff if backoff is not None else Backoff()
         self.interval = interval
         self.spawn_timeout = timedelta(seconds=spawn_timeout)
         self.log = logger or log
@@ -75,10 +96,23 @@ class PhaseDriver:
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Reconcile with the hub, then keep driving (in a background task)."""
+        """Note a hub restart, reconcile with the hub, then keep driving (in a background task)."""
         self.manager.listeners.append(self._on_change)
-        self._watch.update(r.uuid for r in self.manager.ended_with_server())
+        try:
+            self.note_hub_boot()
+        except Exception:  # the database: a later start of the service looks again
+            self.log.exception("Could not check whether the hub restarted")
+        try:
+            self._watch.update(r.uuid for r in self.manager.ended_with_server())
+        except Exception:  # an unreadable session
+            self.log.exception("Could not read the ended sessions that may still have a server")
         self._loop = asyncio.create_task(self._run(), name="execplanner-phase-driver")
+
+    def note_hub_boot(self) -> None:
+        """Mark the sessions whose server may have stopped with the hub, if it restarted."""
+        marked = mark_hub_restart(self.manager, self.launches, self.hub_boot, self.now())
+        if marked:
+            self.log.info("The hub restarted: %d session(s) get their server back if it stopped", marked)
 
     async def stop(self) -> None:
         """Stop driving. Servers are left as they are: the next start reconciles with them."""
@@ -124,12 +158,17 @@ class PhaseDriver:
     # -- one pass -------------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """Look at every session the driver owns once, and act."""
-        records = {r.uuid: r for r in self.manager.in_flight()}
-        for uuid in list(self._watch):
-            if uuid not in records and (record := self.manager.record(uuid)) is not None:
-                records[uuid] = record
-        first = {uuid: self._facts(r) for uuid, r in records.items()}
+        """Look at every session the driver owns once, and act. A session that fails is backed off
+        (and, after a few failures, FAILED) without stopping the others."""
+        skip, failed = self.backoff.waiting, self._failed
+        records = {r.uuid: r for r in self.manager.in_flight() if not skip(r.uuid)}
+        records.update(read_sessions(self.manager, self._watch - set(records), skip, failed))
+        first: dict[str, D.Facts] = {}
+        for uuid, record in records.items():
+            try:
+                first[uuid] = self._facts(record)
+            except Exception as e:
+                self._failed(uuid, e)
         now = self.manager.clock()
         starts = [f.prepare_start for f in first.values()
                   if f.phase in (Phase.ACCEPTED, Phase.WAITING) and f.prepare_start > now]
@@ -137,23 +176,48 @@ class PhaseDriver:
         asked = [uuid for uuid, f in first.items() if D.needs_server(f)]
         views = await asyncio.gather(*(self._look(records[u]) for u in asked))
         servers = dict(zip(asked, views, strict=True))
-        for uuid in records:
-            record = self.manager.record(uuid)  # again: tasks may have changed it meanwhile
-            if record is None:
-                continue
+        for uuid in first:
             try:
-                self._drive(record, servers.get(uuid, D.UNKNOWN))
-            except Exception:
-                self.log.exception("Could not drive session %s", uuid)
+                record = self.manager.record(uuid)  # again: tasks may have changed it meanwhile
+                if record is not None:
+                    self._drive(record, servers.get(uuid, D.UNKNOWN))
+            except Exception as e:
+                self._failed(uuid, e)
 
     async def _look(self, record: SessionRecord) -> ServerView:
         if self.hub is None or record.server_name is None:
             return D.UNKNOWN
+        user = hub_name(record.owner)
         try:
-            return D.server_view(await self.hub.get_server(record.owner, record.server_name))
+            return D.server_view(await self.hub.get_server(user, record.server_name))
         except HubAPIError as e:
-            self.log.warning("Could not read server %s/%s: %s", record.owner, record.server_name, e)
+            self.log.warning("Could not read server %s/%s: %s", user, record.server_name, e)
             return D.UNKNOWN
+
+    def _failed(self, uuid: str, error: BaseException) -> None:
+        """Count a failure to process a session: back off, and give up after a few in a row."""
+        failure = self.backoff.failed(uuid)
+        if isinstance(error, StoreUnavailable):  # a fault of the database, not a bug: no traceback
+            self.log.warning("Session %s waits for the database (%s); trying again in %.0f s", uuid,
+                             error, failure.delay)
+        elif failure.count == 1:
+            self.log.error("Could not process session %s; trying again in %.0f s", uuid,
+                           failure.delay, exc_info=error)
+        else:
+            self.log.warning("Could not process session %s (%s: %s), %d failures in a row; trying "
+                             "again in %.0f s", uuid, type(error).__name__, error, failure.count,
+                             failure.delay)
+        if not failure.give_up or isinstance(error, StoreUnavailable):
+            return  # the database is everybody's trouble, not this session's
+        try:
+            record = self.manager.record(uuid)
+            if record is not None and not record.phase.is_terminal:
+                self._fail(uuid, "The broker could not process this session: ${error}; see the "
+                           "service log.", error=type(error).__name__)
+                self.log.error("Session %s FAILED after %d failures in a row", uuid, failure.count)
+        except Exception as e:
+            self.log.error("Could not mark session %s FAILED (%s: %s); it is left alone for %.0f s "
+                           "at a time", uuid, type(e).__name__, e, failure.delay)
 
     def _facts(self, record: SessionRecord, server: ServerView = D.UNKNOWN) -> D.Facts:
         running = self._tasks.get(record.uuid)
@@ -172,10 +236,12 @@ class PhaseDriver:
         for _ in range(5):
             act = D.decide(self._facts(record, server), self.now(), self.spawn_timeout)
             if act is Act.NOTHING:
-                if record.phase.is_terminal and record.uuid not in self._tasks:
-                    f = self._facts(record, server)
-                    if f.closed or not f.has_server:
-                        self._forget(record.uuid)
+                if record.uuid not in self._tasks:
+                    self.backoff.succeeded(record.uuid)  # settled: nothing failing
+                    if record.phase.is_terminal:
+                        f = self._facts(record, server)
+                        if f.closed or not f.has_server:
+                            self._forget(record.uuid)
                 return
             self.log.debug("Session %s in %s: %s", record.uuid, record.phase.value, act.value)
             try:
@@ -208,11 +274,11 @@ class PhaseDriver:
             name = record.server_name or server_name_for(uuid)
             record = advance(uuid, Phase.PREPARING, D.note(
                 D.STARTING, "INFO", "Starting server ${server} for ${user}.", now,
-                server=name, user=record.owner), server_name=name)
+                server=name, user=hub_name(record.owner)), server_name=name)
             self._spawn(record, start=True)
             return None
         if act is Act.FOLLOW:
-            self.log.info("Following the start of %s/%s", record.owner, record.server_name)
+            self.log.info("Following the start of %s/%s", hub_name(record.owner), record.server_name)
             self._spawn(record, start=False)
             return None
         if act is Act.AVAILABLE:
@@ -241,6 +307,15 @@ class PhaseDriver:
             return advance(uuid, Phase.RELEASING, D.note(
                 D.RELEASING, "WARN", "Server ${server} was stopped outside the broker.", now,
                 server=record.server_name or ""), connectors=D.finished(record.connectors))
+        if act is Act.RESTART:
+            return advance(uuid, Phase.PREPARING, D.note(
+                D.RESTARTING, "WARN", "Server ${server} stopped when the hub restarted: starting it "
+                "again (the session ends at ${end}).", now, server=record.server_name or "",
+                end=record.offer.end), connectors=D.preparing(record.connectors))
+        if act is Act.KEEP:
+            return advance(uuid, record.phase, D.note(
+                D.KEPT, "INFO", "Server ${server} kept running through the hub's restart.", now,
+                server=record.server_name or ""))
         if act is Act.FAIL_SERVICE:
             return self._fail(uuid, "The session belongs to ${owner}, a service: only a hub user can "
                               "have a notebook server. Ask for offers with a user's token.",
@@ -281,8 +356,10 @@ class PhaseDriver:
                 raise
             except (TransitionError, NotFound) as e:
                 self.log.info("Session %s changed meanwhile: %s", uuid, e)
-            except Exception:
-                self.log.exception("Driving session %s failed", uuid)
+            except Exception as e:
+                self._failed(uuid, e)
+            else:
+                self.backoff.succeeded(uuid)
             finally:
                 current = self._tasks.get(uuid)
                 if current is not None and current[1] is asyncio.current_task():
@@ -305,10 +382,12 @@ class PhaseDriver:
             record = self.manager.record(uuid)
             if record is None or record.phase is not Phase.PREPARING or not record.server_name:
                 return
-            owner, name = record.owner, record.server_name
+            owner, name = hub_name(record.owner), record.server_name
             if start:
                 assert self.secret is not None
-                options = to_user_options(D.launch_spec(record, name), self.secret)
+                spec = issue(D.launch_spec(record, name))  # a new nonce, valid for a while (wall clock)
+                self.launches.issue(uuid, spec.nonce, self.now())  # before the hub can claim it
+                options = to_user_options(spec, self.secret)
                 post = asyncio.ensure_future(
                     self.hub.start_server(owner, name, display_name=record.name, user_options=options)
                 )
@@ -372,7 +451,7 @@ class PhaseDriver:
         record = self.manager.record(uuid)
         if record is None or record.phase is not Phase.PREPARING or not record.server_name:
             return
-        server_url = server_url or f"/user/{record.owner}/{record.server_name}/"
+        server_url = server_url or f"/user/{hub_name(record.owner)}/{record.server_name}/"
         location = D.notebook_location(server_url, D.launch_spec(record, record.server_name))
         now = self.now()
         self._ready_at[uuid] = now
@@ -400,7 +479,7 @@ class PhaseDriver:
         record = self.manager.record(uuid)
         if record is None or not record.server_name:
             return
-        owner, name = record.owner, record.server_name
+        owner, name = hub_name(record.owner), record.server_name
         try:
             await self.hub.stop_server(owner, name, remove=True)
         except HubAPIError as e:
@@ -441,7 +520,8 @@ class PhaseDriver:
         now = self.now()
         if error.transient:
             self._retry[record.uuid] = now + RETRY_AFTER
-            self.log.warning("Could not stop %s/%s yet: %s", record.owner, record.server_name, error)
+            self.log.warning("Could not stop %s/%s yet: %s", hub_name(record.owner), record.server_name,
+                             error)
             return
         note = D.note(D.STOP_FAILED, "ERROR", "Could not stop server ${server}: ${reason}", now,
                       server=record.server_name or "", reason=error.message)

@@ -1,8 +1,10 @@
 """An async client of the hub's REST API, with the service's own token.
 
-Only what the phase driver needs: start, read and stop a user's named server, and follow its start's
-progress events. JupyterHub 6 takes ``{display_name, user_options}`` as the body of a start; JupyterHub 5
-takes the bare options dict. The version is read once from ``GET /hub/api/`` and kept.
+What the service needs of the hub, every call through it: the phase driver starts, reads and stops a
+user's named server and follows its start's progress events; the capacity poll reads every active
+user's servers (:meth:`HubAPI.active_users`, all pages). JupyterHub 6 takes ``{display_name,
+user_options}`` as the body of a start; JupyterHub 5 takes the bare options dict. The version is read
+once from ``GET /hub/api/`` and kept.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import httpx
 # statuses after which the same call may succeed later (no answer, hub busy, restarting): any other
 # error is the hub's answer (a 500 from a start means the server did not start)
 TRANSIENT = frozenset({0, 429, 502, 503, 504})
+# JupyterHub (2+) answers a list call as pages ({items, _pagination}) only when asked with this type;
+# without it, it answers at most api_page_max_limit items (200 by default) and drops the rest
+PAGINATION = "application/jupyterhub-pagination+json"
+PAGE_SIZE = 200  # items asked for per page: the hub gives at most its api_page_max_limit
 
 
 class HubAPIError(Exception):
@@ -101,6 +107,33 @@ class HubAPI:
             self._major = _major(str(response.json().get("version", "")))
         return self._major
 
+    # -- users ----------------------------------------------------------------------------------
+
+    async def active_users(self, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """The model (with its ``servers``) of every user with a running or pending server:
+        ``GET users?state=active``, page after page until the hub says there is no next page.
+
+        Pages are read one after the other while users start and stop servers, so a user may show
+        up twice (running_servers keeps one) or, when an earlier user stops in between, be missed
+        until the next read: each read is as right as the hub's offsets allow."""
+        users: list[dict[str, Any]] = []
+        offset, limit = 0, max(1, page_size)
+        while True:
+            response = await self._call(
+                "GET",
+                self._url("users"),
+                params={"state": "active", "offset": str(offset), "limit": str(limit)},
+                headers={"Accept": PAGINATION},
+            )
+            try:
+                items, following = read_page(json.loads(response.content), offset)
+            except ValueError as e:
+                raise HubAPIError(response.status_code, f"the hub's list of users is malformed: {e}") from e
+            users.extend(items)
+            if following is None:
+                return users
+            offset, limit = following
+
     # -- servers --------------------------------------------------------------------------------
 
     async def start_server(
@@ -162,6 +195,29 @@ class HubAPI:
                     yield event
         except httpx.HTTPError as e:
             raise HubAPIError(0, f"the hub's progress stream broke: {e}") from e
+
+
+def read_page(doc: Any, offset: int) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """The items of one page of a JupyterHub list (asked at ``offset``) and the ``(offset, limit)``
+    of the next page, None after the last. A plain list is a hub that does not paginate: all there
+    is. Raises ValueError for an answer that is neither, or whose next page would not move on."""
+    if isinstance(doc, list):
+        return [item for item in doc if isinstance(item, dict)], None
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("items"), list):
+        raise ValueError("neither a list nor a page with items")
+    items = [item for item in doc["items"] if isinstance(item, dict)]
+    pagination = doc.get("_pagination")
+    following = pagination.get("next") if isinstance(pagination, Mapping) else None
+    if not following:
+        return items, None
+    if not isinstance(following, Mapping):
+        raise ValueError(f"the next page is {following!r}")
+    next_offset, limit = following.get("offset"), following.get("limit")
+    if isinstance(next_offset, bool) or not isinstance(next_offset, int) or next_offset <= offset:
+        raise ValueError(f"the next page's offset {next_offset!r} does not follow {offset}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"the next page's limit is {limit!r}")
+    return items, (next_offset, limit)
 
 
 def _event(text: str) -> dict[str, Any] | None:

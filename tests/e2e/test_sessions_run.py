@@ -34,6 +34,7 @@ SETTINGS: dict[str, Any] = {
     "offer_expiry": 60,
     "prepare_time": 5,
     "max_offers": 1,
+    "fetch_allowed_hosts": ["127.0.0.0/8"],  # the notebooks come from a loopback site
 }
 ROBOT_TOKEN = "robot-" + "1" * 32
 # the hub reads the proxy's activity every 2 s (default 300), so RUNNING shows quickly; a service

@@ -147,7 +147,7 @@ def z2jh_hub(tmp_path_factory: pytest.TempPathFactory, cluster: KubeDouble) -> I
     values_file.write_text(yaml.safe_dump(values, sort_keys=True))  # as Helm's toYaml
     kubeconfig = cluster.write_kubeconfig(folder / "kubeconfig")
     saved = os.environ.get("KUBECONFIG")
-    os.environ["KUBECONFIG"] = str(kubeconfig)  # the hub's KubeSpawner and (via the snippet) the broker
+    os.environ["KUBECONFIG"] = str(kubeconfig)  # the hub's KubeSpawner and (via setup_execplanner) the broker
     try:
         hub = RealHub.start(folder, extra_config=chart_config(values, values_file), timeout=60)
     finally:
@@ -167,7 +167,12 @@ def test_the_snippet_is_what_an_admin_adds() -> None:
     assert "profileList" not in values["singleuser"]  # theirs stays theirs
     assert values["hub"]["service"]["extraPorts"][0]["port"] == 10101
     assert values["hub"]["networkPolicy"]["ingress"][0]["ports"] == [{"port": 10101, "protocol": "TCP"}]
-    assert "http://hub:10101" in values["hub"]["extraConfig"]["execplanner"]
+    snippet = values["hub"]["extraConfig"]["execplanner"]
+    assert "http://hub:10101" in snippet
+    # setup_execplanner gives the broker the hub's cluster environment: no environment code here
+    assert "environ" not in snippet and "environment" not in snippet
+    assert {"podSelector": {"matchLabels": {"component": "hub"}}} in (
+        values["hub"]["networkPolicy"]["ingress"][0]["from"]), "the hub's hook reaches the broker"
     secret = values["hub"]["extraEnv"]["EXECPLANNER_LAUNCH_SECRET"]["valueFrom"]["secretKeyRef"]
     assert secret == {"name": "execplanner", "key": "launch-secret"}
 

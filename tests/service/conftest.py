@@ -40,7 +40,9 @@ class Running:
             await self.task
         except (asyncio.CancelledError, Exception):
             pass
-        self.app.store.close()
+        store = getattr(self.app, "store", None)  # none when it never opened its database
+        if store is not None:
+            store.close()
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from jupyterhub_execplanner.singleuser.plan import PreloadPlan
 
 SESSION = "5a1d0c3e-0000-4000-8000-000000000001"
 SIZE = 3_000_000
+# the data is served on loopback: the tests allow it as an admin would (c.ExecPlanner.fetch_allowed_hosts)
+LOOPBACK = ("127.0.0.0/8", "::1", "localhost")
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def run(tmp_path: Path, site: Loopback, *data: DataItem) -> tuple[subprocess.Com
     spec = LaunchSpec(session=SESSION, owner="alice", server_name=launch.server_name_for(SESSION),
                       profile="small", cores=1, memory=1, end="2030-01-01T00:00:00Z", data=data)
     plan = PreloadPlan(spec=spec, report_url=f"{site.url}/progress", report_token="t", timeout=10,
-                       root_dir=str(tmp_path / "home"))
+                       root_dir=str(tmp_path / "home"), fetch_allowed_hosts=LOOPBACK)
     env = {**os.environ, launch.PRELOAD_ENV: plan.to_json()}
     done = subprocess.run([sys.executable, "-m", "jupyterhub_execplanner.singleuser", "--", sys.executable,
                            "-c", "print('STARTED')"], env=env, capture_output=True, text=True, timeout=120)
@@ -76,7 +78,7 @@ def test_progress_reports_count_the_bytes(tmp_path: Path, site: Loopback,
     recorder = Recorder()
     spec = LaunchSpec(session=SESSION, owner="alice", server_name="ep-x", profile="small", cores=1,
                       memory=1, end="2030-01-01T00:00:00Z")
-    plan = PreloadPlan(spec=spec, timeout=10)
+    plan = PreloadPlan(spec=spec, timeout=10, fetch_allowed_hosts=LOOPBACK)
     item = DataItem("big", f"{site.url}/big.fits", "stage", "data/big", None, SIZE, 1.0)
     preload._placed(plan, tmp_path, item, recorder)  # type: ignore[arg-type]
     progress = [m for m in recorder.lines if m.endswith("downloaded") and "of 3 MB" in m]
@@ -144,7 +146,8 @@ def test_a_mount_that_is_not_a_plain_relative_path_is_refused(tmp_path: Path, si
     folder = tmp_path / "home" / "session"
     folder.mkdir(parents=True)
     plan = PreloadPlan(spec=LaunchSpec(session=SESSION, owner="a", server_name="ep-x", profile="small",
-                                       cores=1, memory=1, end="2030-01-01T00:00:00Z"), timeout=10)
+                                       cores=1, memory=1, end="2030-01-01T00:00:00Z"), timeout=10,
+                       fetch_allowed_hosts=LOOPBACK)
     for item in (DataItem("evil", f"{site.url}/big.fits", "stage", mount, None, SIZE, 1.0),
                  DataItem("evil", None, "local", mount, str(tmp_path / "site"), 0, 0.0, "survey")):
         with pytest.raises(FetchError, match="is not a path inside the session's folder"):
@@ -161,7 +164,8 @@ def test_links_already_in_the_folder_are_not_followed(tmp_path: Path, site: Loop
     (folder / "file").symlink_to(elsewhere / "kept")
     (folder / "big.part").symlink_to(elsewhere / "kept")
     plan = PreloadPlan(spec=LaunchSpec(session=SESSION, owner="a", server_name="ep-x", profile="small",
-                                       cores=1, memory=1, end="2030-01-01T00:00:00Z"), timeout=10)
+                                       cores=1, memory=1, end="2030-01-01T00:00:00Z"), timeout=10,
+                       fetch_allowed_hosts=LOOPBACK)
     url = f"{site.url}/big.fits"
     refused = [
         (DataItem("a", url, "stage", "data/x", None, SIZE, 1.0), "goes through the link data;"),
@@ -189,5 +193,6 @@ def test_a_plain_download_is_not_written_through_a_link(tmp_path: Path, site: Lo
     spec = LaunchSpec(session=SESSION, owner="a", server_name="ep-x", profile="small", cores=1, memory=1,
                       end="2030-01-01T00:00:00Z", data=(DataItem("big.fits", f"{site.url}/big.fits"),))
     with pytest.raises(FetchError, match="big.fits is a link in the session's folder"):
-        preload._data(PreloadPlan(spec=spec, timeout=10), folder, Lines())  # type: ignore[arg-type]
+        preload._data(PreloadPlan(spec=spec, timeout=10, fetch_allowed_hosts=LOOPBACK), folder,
+                      Lines())  # type: ignore[arg-type]
     assert kept.read_text() == "not yours"

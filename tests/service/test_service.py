@@ -50,7 +50,8 @@ async def test_offers_expire_on_time_and_free_their_capacity(start_service, clie
 
 async def test_concurrent_requests_never_oversubscribe(start_service, client) -> None:
     """Forty planners ask at once for 2 of 8 cores: at any moment at most 4 offers overlap."""
-    service = await start_service(offer_expiry=600, max_offers=1)
+    # one planner without per-user limits (as an admin would give an aggregator)
+    service = await start_service(offer_expiry=600, max_offers=1, limit_open_offers=0, limit_core_hours=0)
     answers = await asyncio.gather(
         *(client.post(service.base + "requests", json=request()) for _ in range(40))
     )

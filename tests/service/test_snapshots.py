@@ -130,8 +130,8 @@ async def test_size_cap_names_the_setting(start_service, client) -> None:
         (json.dumps({"files": {f"f{i}.txt": "x" for i in range(5)}}).encode(), "at most 4"),
         (json.dumps({"files": {"a.txt": 3}}).encode(), "files['a.txt']"),
         (json.dumps([1, 2]).encode(), "files"),
-        (b'{"files": {"a.ipynb": "\\ud800"}}', "files['a.ipynb']: its text is not valid Unicode"),
-        (b'{"files": {"\\ud800.ipynb": "x"}}', "its name is not valid Unicode"),
+        (b'{"files": {"a.ipynb": "\\ud800"}}', "files['a.ipynb'] holds a lone UTF-16 surrogate"),
+        (b'{"files": {"\\ud800.ipynb": "x"}}', "files['?.ipynb'] holds a lone UTF-16 surrogate"),
     ],
 )
 async def test_bad_bodies_name_the_field(start_service, client, body: bytes, field: str) -> None:

@@ -333,3 +333,14 @@ def test_mounts_that_share_only_a_prefix_are_fine() -> None:
     result = place(r, CONFIG)
     assert isinstance(result, DataPlan)
     assert [p.mount for p in result.placements] == ["data/d", "data/dd"]
+
+
+def test_the_settings_carry_the_address_policy_to_the_probe() -> None:
+    from jupyterhub_execplanner.platform.datasets import data_config
+    from jupyterhub_execplanner.service.settings import ExecPlanner
+
+    config = data_config(ExecPlanner(fetch_allowed_hosts=["10.0.0.0/8", "mirror.internal"],
+                                     public_url="https://hub.example.org/services/execplanner/"))
+    assert config.fetch_allowed_hosts == ("10.0.0.0/8", "mirror.internal")
+    assert config.own_urls == ("https://hub.example.org/services/execplanner/",)
+    assert (data_config(ExecPlanner()).fetch_allowed_hosts, data_config(ExecPlanner()).own_urls) == ((), ())

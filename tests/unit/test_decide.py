@@ -102,6 +102,23 @@ ROWS: list[tuple[str, D.Facts, float, Act]] = [
     ("running, in use", facts(Phase.RUNNING, server=view(ServerState.READY, 200)), 300, Act.NOTHING),
     ("running, ended", facts(Phase.RUNNING, server=READY), 3601, Act.RELEASE),
     ("running, server gone", facts(Phase.RUNNING, server=ABSENT), 300, Act.VANISHED),
+    # after a hub restart: a server that stopped with the hub is started again, not the session ended
+    ("available, hub restarted, server stopped",
+     facts(Phase.AVAILABLE, server=STOPPED, hub_restarted=True), 100, Act.RESTART),
+    ("running, hub restarted, server gone", facts(Phase.RUNNING, server=ABSENT, hub_restarted=True),
+     300, Act.RESTART),
+    ("available, hub restarted, server kept running",
+     facts(Phase.AVAILABLE, server=READY, hub_restarted=True), 100, Act.KEEP),
+    ("available, hub restarted, hub silent",
+     facts(Phase.AVAILABLE, server=UNKNOWN, hub_restarted=True), 100, Act.NOTHING),
+    ("available, hub restarted, server stopping",
+     facts(Phase.AVAILABLE, server=STOPPING, hub_restarted=True), 100, Act.NOTHING),
+    ("available, hub restarted, time over",
+     facts(Phase.AVAILABLE, server=ABSENT, hub_restarted=True), 3600, Act.RELEASE),
+    ("available, hub restarted, broker cannot start",
+     facts(Phase.AVAILABLE, server=ABSENT, hub_restarted=True, can_start=False), 100, Act.VANISHED),
+    ("preparing, hub restarted, server gone",
+     facts(Phase.PREPARING, server=STOPPED, hub_restarted=True), 20, Act.START),
     # releasing
     ("releasing, stop under way", facts(Phase.RELEASING, task=Task.STOP, server=READY), 3601,
      Act.NOTHING),
@@ -232,9 +249,19 @@ def test_launch_spec_from_the_request_and_the_offer() -> None:
     assert spec.requirements == "https://ex.org/nb/requirements.txt", "relative to the notebook"
     assert [(d.name, d.location) for d in spec.data] == [
         ("table", "https://ex.org/t.csv"), ("data-1", "https://ex.org/u.fits")]
-    # and it survives the signed round trip the spawner hook makes
-    options = launch.to_user_options(spec, "secret")
-    assert launch.from_user_options(options, "secret", user="alice", server_name=spec.server_name) == spec
+    # and it survives the signed round trip the spawner hook makes, with a nonce and a time limit
+    issued = launch.issue(spec, T0)
+    assert issued.nonce and issued.not_after == "2026-11-24T15:05:00Z"
+    options = launch.to_user_options(issued, "secret")
+    assert launch.from_user_options(options, "secret", user="alice", server_name=spec.server_name,
+                                    now=s(60)) == issued
+
+
+def test_a_user_whose_name_has_a_colon_gets_the_launch_in_the_hubs_name() -> None:
+    r = record(owner="user:service:planner")
+    assert D.launch_spec(r, "ep-1").owner == "service:planner"
+    assert D.facts(r, can_start=True).user_owner
+    assert not D.facts(record(owner="service:planner"), can_start=True).user_owner
 
 
 def test_plain_session_has_no_notebook_and_opens_lab() -> None:
@@ -263,6 +290,7 @@ def test_connector_locations_become_absolute_when_rendered() -> None:
     assert doc["connectors"][0]["location"] == "http://alice.hub.org/user/alice/ep-1/lab"
     assert doc["connectors"][0]["protocol"] == "HTTP"
     assert D.finished(session.connectors)[0]["status"] == "FINISHED"
+    assert D.preparing(session.connectors)[0]["status"] == "PREPARING"
 
 
 def test_facts_from_a_record() -> None:
@@ -277,6 +305,21 @@ def test_facts_from_a_record() -> None:
     r.messages.append(D.note(D.STOPPED, "INFO", "stopped", s(60)))
     assert D.facts(r, can_start=True).closed
     assert not D.facts(record(owner="service:robot"), can_start=True).user_owner
+
+
+def test_a_hub_restart_mark_holds_until_the_server_is_started_seen_or_kept() -> None:
+    ready = D.note(D.READY, "INFO", "ready", s(50))
+    mark = D.note(D.HUB_RESTARTED, "WARN", "The hub restarted", s(100))
+    r = record(Phase.AVAILABLE, messages=[ready, mark])
+    assert D.facts(r, can_start=True).hub_restarted
+    for kind in (D.RESTARTING, D.STARTING, D.READY, D.KEPT):
+        later = record(Phase.AVAILABLE, messages=[ready, mark, D.note(kind, "INFO", "x", s(110))])
+        assert not D.facts(later, can_start=True).hub_restarted, kind
+    assert not D.facts(record(Phase.AVAILABLE, messages=[ready]), can_start=True).hub_restarted
+    # the spawn timeout of a restarted server counts from the restart
+    again = record(Phase.PREPARING, messages=[ready, mark,
+                                              D.note(D.RESTARTING, "WARN", "again", s(120))])
+    assert D.facts(again, can_start=True).preparing_since == s(120)
 
 
 def test_failure_reason_is_the_preloads_failure_during_the_latest_start() -> None:

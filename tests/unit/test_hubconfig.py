@@ -7,7 +7,7 @@ import sys
 import pytest
 from traitlets.config import Config
 
-from jupyterhub_execplanner import setup_execplanner
+from jupyterhub_execplanner import launch, setup_execplanner
 from jupyterhub_execplanner.hubconfig import SetupError
 from jupyterhub_execplanner.service import scopes
 
@@ -94,8 +94,6 @@ def test_wrong_service_arguments(kwargs: dict, expected: str) -> None:
 def test_sessions_run_as_named_servers_with_the_hook_and_a_shared_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from jupyterhub_execplanner import launch
-
     monkeypatch.delenv(launch.SECRET_ENV, raising=False)
     c = Config()
     setup_execplanner(c, hub_config_file="", url="http://127.0.0.1:10101")
@@ -108,7 +106,7 @@ def test_sessions_run_as_named_servers_with_the_hook_and_a_shared_secret(
     monkeypatch.setenv(launch.SECRET_ENV, "given")
     fresh = Config()
     setup_execplanner(fresh, hub_config_file="")
-    assert fresh.JupyterHub.services[0]["environment"] == {launch.SECRET_ENV: "given"}
+    assert fresh.JupyterHub.services[0]["environment"][launch.SECRET_ENV] == "given"
 
 
 def test_the_service_may_start_and_stop_servers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,3 +185,61 @@ def test_an_admins_server_role_is_the_base_of_the_server_token_scopes() -> None:
     assert scopes[:4] == ["users:activity!user", "access:servers!server", "read:users:name!user",
                           "custom:foo"]
     assert "access:services!service=execplanner" in scopes and "custom:execplanner:request" in scopes
+
+
+# ---- what the service gets of the hub's environment ------------------------------------------------
+
+CLUSTER_ENV = {
+    "KUBECONFIG": "/etc/kube/config",
+    "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+    "KUBERNETES_SERVICE_PORT": "443",
+    "PROXY_API_SERVICE_HOST": "10.0.0.7",
+    "PROXY_API_SERVICE_PORT": "8001",
+    "POD_NAMESPACE": "jhub",
+    "HELM_RELEASE_NAME": "jhub",
+    "HTTPS_PROXY": "http://proxy.example.org:3128",
+    "no_proxy": ".cluster.local",
+}
+NOT_PASSED = {"CONFIGPROXY_AUTH_TOKEN": "secret", "JPY_COOKIE_SECRET": "secret",
+              "DATABASE_PASSWORD": "secret", "HOME": "/root"}
+
+
+def test_the_service_gets_what_the_spawner_sees_of_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {**CLUSTER_ENV, **NOT_PASSED}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("HTTP_PROXY", "http_proxy", "https_proxy", "NO_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+    c = Config()
+    setup_execplanner(c, url="http://hub:10101", hub_config_file="")
+    environment = c.JupyterHub.services[0]["environment"]
+    for key in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
+                "PROXY_API_SERVICE_HOST", "PROXY_API_SERVICE_PORT", "POD_NAMESPACE",
+                "HELM_RELEASE_NAME", "HTTPS_PROXY"):
+        assert environment[key] == CLUSTER_ENV[key], key
+    assert not set(NOT_PASSED) & set(environment), "secrets of the hub stay in the hub"
+    # the service's calls to the hub and to itself do not go through the proxy
+    assert environment["no_proxy"] == ".cluster.local,127.0.0.1,localhost,::1,hub"
+    assert environment["NO_PROXY"] == "127.0.0.1,localhost,::1,hub"
+
+
+def test_the_admins_service_environment_wins_and_unset_variables_are_not_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", "/from/the/hub")
+    for key in ("KUBERNETES_SERVICE_HOST", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+                "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    c = Config()
+    c.JupyterHub.services = [{"name": "execplanner", "environment": {"KUBECONFIG": "/admins/own"}}]
+    setup_execplanner(c, hub_config_file="")
+    environment = c.JupyterHub.services[0]["environment"]
+    assert environment["KUBECONFIG"] == "/admins/own"
+    assert "KUBERNETES_SERVICE_HOST" not in environment and "NO_PROXY" not in environment
+
+
+def test_each_hub_start_gives_the_service_a_new_boot_id() -> None:
+    first, second = Config(), Config()
+    setup_execplanner(first, hub_config_file="")
+    setup_execplanner(second, hub_config_file="")
+    boots = [c.JupyterHub.services[0]["environment"][launch.HUB_BOOT_ENV] for c in (first, second)]
+    assert all(len(b) == 32 for b in boots) and boots[0] != boots[1]

@@ -100,6 +100,11 @@ def accepted(slug: str, options: dict[str, str], cores: int, memory: int,
     return SessionRecord(SESSION, "os", "alice", "s", Phase.ACCEPTED, now, now, now, request, offer)
 
 
+async def claimed(*_: Any) -> None:
+    """The broker's answer to the hook's claim of a launch: yes (these tests have no broker; the
+    claim itself is tested in test_spawnhook.py and end to end)."""
+
+
 def driver_options(record: SessionRecord) -> dict[str, Any]:
     return launch.to_user_options(launch_spec(record, SERVER), SECRET)
 
@@ -107,7 +112,7 @@ def driver_options(record: SessionRecord) -> dict[str, Any]:
 async def start_as_the_hub_does(spawner: KubeSpawner) -> None:
     """user.spawn: ``pre_spawn_hook``, then ``spawner.start()``, whose first step is
     ``load_user_options``."""
-    await make_pre_spawn_hook(SECRET, service_url="http://hub:10101")(spawner)
+    await make_pre_spawn_hook(SECRET, service_url="http://hub:10101", claim=claimed)(spawner)
     await spawner.load_user_options()
 
 
@@ -162,7 +167,7 @@ async def test_the_next_ordinary_start_gets_the_profile_again() -> None:
 
 async def test_a_start_that_failed_before_the_profile_leaves_no_wrapper() -> None:
     spawner = kube_spawner(driver_options(accepted("small", {}, 1, 1)))
-    await make_pre_spawn_hook(SECRET)(spawner)
+    await make_pre_spawn_hook(SECRET, claim=claimed)(spawner)
     assert "load_user_options" in vars(spawner)  # start() never ran
     spawner.user_options = {"profile": "small"}
     await start_as_the_hub_does(spawner)
@@ -173,7 +178,7 @@ async def test_changed_choices_are_refused() -> None:
     options = driver_options(accepted("python", {"image": "scipy", "node": "any"}, 1, 2))
     options["node"] = "gpu"  # a user re-posting a signed launch with a GPU
     with pytest.raises(Exception, match="profile options do not match"):
-        await make_pre_spawn_hook(SECRET)(kube_spawner(options))
+        await make_pre_spawn_hook(SECRET, claim=claimed)(kube_spawner(options))
 
 
 async def test_kubespawner_rejects_an_unlisted_image_outside_the_regex() -> None:

@@ -16,6 +16,7 @@ from jupyterhub_execplanner.model.request import (
     IntRange,
     ScheduleSpec,
 )
+from jupyterhub_execplanner.nodefit import fit_to_nodes
 from jupyterhub_execplanner.platform.kubecapacity import (
     ClusterState,
     PoolSpec,
@@ -29,7 +30,6 @@ from jupyterhub_execplanner.platform.kubecapacity import (
     pools_for_profiles,
 )
 from jupyterhub_execplanner.platform.profiles import Profile
-from jupyterhub_execplanner.sessions.manager import fit_to_nodes
 
 GPU = "nvidia.com/gpu"
 GIB = 1024**3

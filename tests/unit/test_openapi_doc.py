@@ -101,6 +101,13 @@ def session(uuid: str = "0f3c2a9e-6f1b-4c55-9d0e-2b7c1d4e5f60", phase: str = "OF
     }
 
 
+def failed_session() -> dict[str, Any]:
+    """What POST direct answers with 400: a FAILED session whose messages say why."""
+    doc = session(phase="FAILED")
+    doc["meta"]["messages"] = [message()]
+    return doc
+
+
 def offerset(result: str = "YES") -> dict[str, Any]:
     uuid = "7b6a0c1e-3333-4c4d-8e5f-60718293a4b5"
     doc: dict[str, Any] = {
@@ -255,12 +262,13 @@ def test_operations_take_json_and_yaml_and_answer_errors() -> None:
             if method == "post":
                 body = _resolve(doc, operation["requestBody"])
                 assert {"application/json", "application/yaml"} <= set(body["content"]), path
-                # the progress endpoint takes a session's report token, never a hub token: no 401
-                codes = ("400", "403", "413", "415") if path.endswith("/progress") else (
-                    "400", "401", "403", "413", "415")
+                # the progress and launch endpoints take a session's own token, never a hub token:
+                # no 401
+                internal = path.endswith(("/progress", "/launch"))
+                codes = ("400", "403", "413", "415") if internal else ("400", "401", "403", "413", "415")
                 for code in codes:
                     assert code in operation["responses"], (path, code)
-            if "{uuid}" in path:
+            if "{uuid}" in path and not path.endswith("/launch"):  # an unknown session's claim is a 409
                 assert "404" in operation["responses"], path
             for code, response in operation["responses"].items():
                 response = _resolve(doc, response)
@@ -269,6 +277,70 @@ def test_operations_take_json_and_yaml_and_answer_errors() -> None:
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, code)
     assert "409" in doc["paths"]["/sessions/{uuid}"]["post"]["responses"]
     assert "409" in doc["paths"]["/offers/{uuid}"]["post"]["responses"]
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    doc = load_openapi()
+    return [(path, method, operation) for path, item in doc["paths"].items()
+            for method, operation in item.items() if method in ("get", "post", "delete")]
+
+
+def _response(operation: dict[str, Any], code: str) -> dict[str, Any]:
+    assert code in operation["responses"], f"{operation['operationId']} does not document {code}"
+    return _resolve(load_openapi(), operation["responses"][code])
+
+
+def _required_header(response: dict[str, Any], name: str) -> dict[str, Any]:
+    header = _resolve(load_openapi(), response["headers"][name])
+    assert header["required"] is True, name
+    return header
+
+
+@pytest.mark.parametrize("path,method", [(p, m) for p, m, _ in _operations()])
+def test_every_operation_documents_405_with_allow_and_503_with_retry_after(path: str, method: str) -> None:
+    """Any endpoint answers a method it does not have with 405 and ``Allow``, and a database it cannot
+    use with 503 and ``Retry-After`` (service/handlers.py, service/degraded.py)."""
+    operation = load_openapi()["paths"][path][method]
+    allow = _required_header(_response(operation, "405"), "Allow")
+    assert re.fullmatch(allow["schema"]["pattern"], "GET, POST")
+    assert not re.fullmatch(allow["schema"]["pattern"], "")
+    retry = _required_header(_response(operation, "503"), "Retry-After")
+    assert retry["schema"]["type"] == "integer"
+    for code in ("405", "503"):
+        content = _response(operation, code)["content"]
+        assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.parametrize("path,method", [
+    ("/requests", "post"), ("/direct", "post"), ("/request", "post"), ("/snapshots", "post"),
+    ("/sessions/{uuid}", "post"), ("/offers/{uuid}", "post"),
+])
+def test_limited_calls_document_429_with_retry_after(path: str, method: str) -> None:
+    """The per-user limits (requests per minute, accepted sessions, snapshot bytes) are 429s."""
+    operation = load_openapi()["paths"][path][method]
+    _required_header(_response(operation, "429"), "Retry-After")
+
+
+@pytest.mark.parametrize("path,method", [
+    (p, m) for p, m, _ in _operations() if "{" in p or p == "/sessions"
+])
+def test_a_path_or_query_it_cannot_read_is_documented_400(path: str, method: str) -> None:
+    operation = load_openapi()["paths"][path][method]
+    assert _response(operation, "400")
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", True), ("No", True),
+    ("0", True), ("bogus", False), ("2", False), ("", False), ("true ", False),
+])
+def test_the_offers_flag_is_what_the_service_reads(value: str, ok: bool) -> None:
+    schema = load_openapi()["components"]["parameters"]["IncludeOffers"]["schema"]
+    assert bool(re.fullmatch(schema["pattern"], value)) is ok
+
+
+def test_openapi_yaml_is_answered_in_yaml_or_json() -> None:
+    content = load_openapi()["paths"]["/openapi.yaml"]["get"]["responses"]["200"]["content"]
+    assert {"application/yaml", "application/json"} <= set(content)
 
 
 def test_named_schemas_exist() -> None:
@@ -332,6 +404,9 @@ def test_schema_for_is_self_contained() -> None:
         ("Request2023", {"request": {"executable": {"type": "t", "spec": {"notebook": "u"}}}}),
         ("Response2023", {"response": {"result": "NO", "reasons": [{"path": "p", "text": "t"}]}}),
         ("Offer2023", {"offer": {"ident": "0f3c", "status": "ACCEPTED", "expires": NOW}}),
+        ("DirectFailure", failed_session()),
+        ("SnapshotUpload", {"files": {"analysis.ipynb": "{}", "requirements.txt": "numpy\n"}}),
+        ("SnapshotUpload", {"files": {"é 1.ipynb": "", "x" * 255: ""}}),
     ],
 )
 def test_good_documents_validate(name: str, doc: dict[str, Any]) -> None:
@@ -392,6 +467,17 @@ def _broken(change: Any) -> dict[str, Any]:
         ("Error", {"status": "404", "message": "x"}),
         ("SessionList", {"items": []}),
         ("ServiceInfo", {**info(), "profiles": [{**info()["profiles"][0], "cores": 2}]}),
+        ("DirectFailure", session()),
+        ("DirectFailure", {**failed_session(), "meta": {**failed_session()["meta"], "messages": []}}),
+        ("DirectFailure", {"status": 400, "message": "the body is not valid JSON"}),
+        ("SnapshotUpload", {"files": {}}),
+        ("SnapshotUpload", {"files": {"": "x"}}),
+        ("SnapshotUpload", {"files": {"..": "x"}}),
+        ("SnapshotUpload", {"files": {"a/b.ipynb": "x"}}),
+        ("SnapshotUpload", {"files": {"a\\b.ipynb": "x"}}),
+        ("SnapshotUpload", {"files": {"a\x00.ipynb": "x"}}),
+        ("SnapshotUpload", {"files": {"x" * 256: "x"}}),
+        ("SnapshotUpload", {"files": {f"{i}.txt": "x" for i in range(5)}}),
     ],
 )  # fmt: skip
 def test_broken_documents_do_not_validate(name: str, doc: dict[str, Any]) -> None:

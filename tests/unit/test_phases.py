@@ -44,6 +44,11 @@ P = Phase
         (P.PREPARING, P.COMPLETED, SERVICE, False),
         (P.OFFERED, P.PREPARING, SERVICE, False),
         (P.WAITING, P.AVAILABLE, SERVICE, False),
+        # a hub restart stopped the server: it is started again
+        (P.AVAILABLE, P.PREPARING, SERVICE, True),
+        (P.RUNNING, P.PREPARING, SERVICE, True),
+        (P.RELEASING, P.PREPARING, SERVICE, False),
+        (P.AVAILABLE, P.PREPARING, CLIENT, False),
         (P.ACCEPTED, P.RUNNING, CLIENT, False),
     ],
 )

@@ -94,6 +94,15 @@ def test_forbidden_source_is_a_no_naming_the_resource() -> None:
     assert "'*.forbidden.example'" in result.messages[0].message
 
 
+def test_an_address_the_policy_refuses_is_a_no_naming_the_resource_and_the_setting() -> None:
+    """The probe was not asked (loopback, private, the hub's own): no offer that would fail later."""
+    refused = Probe(error="not measured (address not allowed)", refused=True)
+    result = run(request(DataSpec("simple-data-resource", "x", FAR)), probes={FAR: refused})
+    assert result.result == "NO"
+    assert [m.values["path"] for m in result.messages] == ["data[0].location"]
+    assert "c.ExecPlanner.fetch_allowed_hosts" in result.messages[0].message
+
+
 def test_every_offer_quotes_its_profile_price() -> None:
     result = run(request(cores=(1, 8), memory=(1, 8)))
     by_profile = {o.profile: o for o in result.offers}
