@@ -42,8 +42,9 @@ from jupyterhub_execplanner.model.request import (  # noqa: E402
     IntRange,
     ScheduleSpec,
 )
-from jupyterhub_execplanner.nodefit import fit_to_nodes  # noqa: E402
-from jupyterhub_execplanner.planner import PlannerPolicy, plan  # noqa: E402
+from jupyterhub_execplanner.planning.nodefit import fit_to_nodes  # noqa: E402
+from jupyterhub_execplanner.planning.planner import plan  # noqa: E402
+from jupyterhub_execplanner.planning.policy import PlannerPolicy  # noqa: E402
 from jupyterhub_execplanner.platform.calendar import Calendar  # noqa: E402
 from jupyterhub_execplanner.platform.kubecapacity import pools_for_profiles  # noqa: E402
 from jupyterhub_execplanner.platform.kubewatch import KubeCapacity  # noqa: E402

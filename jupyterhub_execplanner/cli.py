@@ -69,6 +69,7 @@ from .cliformat import (  # noqa: F401  (re-exported: the command's formatting)
     session_start,
     short_uuid,
 )
+from .model.timing import parse_seconds
 
 
 def _env_token() -> str | None:
@@ -225,13 +226,12 @@ async def _watch(args: argparse.Namespace) -> int:
 
 
 def _positive(text: str) -> float:
+    """A length of time on the command line: seconds (``10``, ``2.5``) or ISO 8601 (``PT30S``), by the
+    rules of :mod:`.model.timing` (as the hub's settings)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-    return value
+        return parse_seconds(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _add_common(p: argparse.ArgumentParser, *, many_hubs: bool = False) -> None:
@@ -247,7 +247,7 @@ def _add_common(p: argparse.ArgumentParser, *, many_hubs: bool = False) -> None:
         type=_positive,
         default=10.0,
         metavar="S",
-        help="seconds to wait for each hub (default: 10)",
+        help="how long to wait for each hub: seconds or ISO 8601, e.g. PT30S (default: 10)",
     )
 
 
@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("session", metavar="URL|UUID", help="the session's URL, or its uuid")
     watch.add_argument("--hub", metavar="URL", help="the hub (or broker) URL, when giving a uuid")
     watch.add_argument(
-        "--interval", type=_positive, default=2.0, metavar="S", help="seconds between polls"
+        "--interval", type=_positive, default=2.0, metavar="S",
+        help="seconds (or ISO 8601) between polls (default: 2)"
     )
     _add_common(watch)
     watch.set_defaults(func=_watch)

@@ -22,22 +22,21 @@ import asyncio
 import functools
 import json
 import os
-import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import certifi
 import httpx
-import yaml
 
 from ._version import __version__
-from .model.codec import BodyError, load_json, scan_yaml
+from .model.codec import BodyError, load_json, load_yaml
+from .model.timing import format_instant
 
 SERVICE_NAME = "execplanner"
 MAX_ANSWER = 4 * 1024 * 1024  # bytes of a broker's answer this client reads at most
@@ -68,29 +67,6 @@ class BrokerError(Exception):
 # -- documents ------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves timestamps as strings and reads only true/false as booleans.
-
-    Execution Broker documents carry ISO 8601 instants and ``result: NO``; plain YAML 1.1 would turn
-    them into ``datetime`` objects and ``False``.
-    """
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
 def parse_document(text: str | bytes) -> Any:
     """Parse a JSON or YAML document (JSON first), with the service's own limits on what a hostile
     document may do: nesting at most ``codec.MAX_DEPTH`` deep, no YAML anchors or aliases (no alias
@@ -103,17 +79,14 @@ def parse_document(text: str | bytes) -> Any:
         if "nested more than" in str(e):
             raise ValueError(str(e)) from e
     try:
-        scan_yaml(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.YAMLError, BodyError, RecursionError) as e:
+        return load_yaml(text)  # the service's own reader: YAML 1.2 booleans, no timestamps
+    except BodyError as e:
         raise ValueError(f"neither JSON nor YAML: {e}") from e
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, datetime):  # the standard's form: UTC, to the second, with Z
+        return format_instant(value)
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot send a {type(value).__name__} in a JSON document")

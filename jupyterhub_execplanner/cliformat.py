@@ -15,10 +15,13 @@ from typing import Any
 import yaml
 
 from .client import HubAnswer
+from .model import timing
 from .model.lookup import dig as _get
+from .model.offer import DATA_BYTES, DATA_LOCAL, DATA_TIME, MONETARY
+from .model.phases import TERMINAL
 
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
-TERMINAL_PHASES = frozenset({"REJECTED", "EXPIRED", "COMPLETED", "FAILED", "CANCELLED"})
+TERMINAL_PHASES = frozenset(p.value for p in TERMINAL)  # as the documents spell them
 READY_PHASES = frozenset({"AVAILABLE", "RUNNING"})
 SORT_KEYS = ("start", "cores", "memory", "cost", "proximity")
 OFFER_COLUMNS = (
@@ -34,10 +37,6 @@ OFFER_COLUMNS = (
     "COST",
     "DATA",
 )
-MONETARY = "urn:ivoa:calycopis:cost:monetary"
-DATA_BYTES = "urn:execplanner:metric:data-bytes"
-DATA_TIME = "urn:execplanner:metric:data-transfer-time"
-DATA_LOCAL = "urn:execplanner:metric:data-local"
 SESSION_COLUMNS = ("SESSION", "PHASE", "PROFILE", "CORES", "MEM GiB", "START", "NAME")
 NONE = "-"
 
@@ -55,21 +54,14 @@ def short_uuid(uuid: Any) -> str:
 
 
 def parse_instant(text: Any) -> datetime | None:
-    """An ISO 8601 instant (``Z`` or an offset; no zone is UTC), or None when it is not one."""
+    """An ISO 8601 instant (``Z`` or an offset; no zone is UTC; the rules of :mod:`.model.timing`),
+    or None when it is not one."""
     if not isinstance(text, str) or not text.strip():
         return None
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
-    # datetime.fromisoformat before 3.11 takes at most microseconds
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
     try:
-        parsed = datetime.fromisoformat(value)
+        return timing.parse_instant(text)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def interval_start(text: Any) -> datetime | None:

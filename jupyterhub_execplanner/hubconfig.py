@@ -15,7 +15,8 @@ the other Kubernetes service addresses (``*_SERVICE_HOST``/``*_SERVICE_PORT``), 
 ``NO_PROXY``, in either case; the service's own and the hub's loopback addresses are added to
 ``NO_PROXY``). Keyword arguments
 are broker settings (``c.ExecPlanner.<name>``), validated here so that a wrong one stops the hub at
-start with a message naming it and the fix.
+start with a message naming it and the fix; so does a broker setting written under a section that is
+not ``ExecPlanner`` (``c.RunSettings.driver_interval``, a section of earlier versions).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from traitlets.config.loader import LazyConfigValue
 
 from . import launch
 from .service import scopes
-from .service.settings import ExecPlanner
+from .service.settings import ExecPlanner, guard_sections
 from .spawnhook import make_pre_spawn_hook
 
 
@@ -163,6 +164,10 @@ def setup_execplanner(
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise SetupError(f"setup_execplanner(c, name={name!r}): use letters, digits, '-' or '_'.")
     validate_settings(settings)
+    try:  # a broker setting under a retired section name (c.RunSettings.x) stops the hub, naming the fix
+        guard_sections(c)
+    except ValueError as e:
+        raise SetupError(f"setup_execplanner(c): {e}") from None
     if url is None:
         url = f"http://127.0.0.1:{_free_port()}"
     elif not url.startswith(("http://", "https://")):

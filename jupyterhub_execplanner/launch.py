@@ -30,6 +30,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .model import timing
+
 SECRET_ENV = "EXECPLANNER_LAUNCH_SECRET"
 SESSION_OPTION = "execplanner_session"
 LAUNCH_OPTION = "execplanner_launch"
@@ -110,13 +112,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+_format_time, _parse_time = timing.format_instant, timing.parse_instant
 
 
 def issue(spec: LaunchSpec, now: datetime | None = None, window: timedelta = SPAWN_WINDOW) -> LaunchSpec:

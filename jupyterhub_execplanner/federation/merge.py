@@ -24,6 +24,8 @@ from ..client import HubAnswer
 from ..cliformat import session_start
 from ..model import messages as msg
 from ..model.messages import Message, parse_time
+from ..model.offer import RelayedSession
+from ..model.phases import HOLDING, Phase
 
 VIA_HEADER = "X-Execplanner-Via"
 TIMEOUT_HEADER = "X-Execplanner-Timeout"
@@ -266,25 +268,10 @@ def in_order(uuids: Sequence[str], docs: Iterable[dict[str, Any]]) -> list[dict[
 # -- relayed sessions -----------------------------------------------------------------------------
 
 
-@dataclass
-class RelayedSession:
-    """An offer a peer made, as this broker relays it: ``uuid`` and ``remote_url`` are the peer's,
-    ``offerset`` ours; ``doc`` is the peer's last known document and ``phase`` its phase."""
-
-    uuid: str
-    offerset: str
-    owner: str
-    peer: str
-    remote_url: str
-    phase: str
-    doc: dict[str, Any]
-    created: datetime
-    modified: datetime
-
-
-IN_FLIGHT = frozenset({"OFFERED", "ACCEPTED", "WAITING", "PREPARING", "AVAILABLE", "RUNNING",
-                       "RELEASING"})
-NOT_SESSIONS = frozenset({"OFFERED", "REJECTED", "EXPIRED"})
+# a relayed document's phase is a string: the phases whose offer or session is still alive, and
+# those that are offers rather than sessions
+IN_FLIGHT = frozenset(p.value for p in HOLDING)
+NOT_SESSIONS = frozenset(p.value for p in (Phase.OFFERED, Phase.REJECTED, Phase.EXPIRED))
 
 
 def relayed_from(merged: Merged, offerset: str, owner: str, now: datetime) -> RelayedSession:

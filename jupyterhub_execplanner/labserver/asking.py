@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..model import kinds as K
+from ..model import timing
 from ..model.schedule import format_duration, format_instant, parse_instant
 from .hubs import FieldError
 
@@ -160,14 +161,37 @@ def parse_hubs(doc: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hubs))
 
 
+def _seconds(value: Any, field: str) -> float:
+    """A length of time in the ask: seconds (or ISO 8601, by the rules of :mod:`~..model.timing`)."""
+    try:
+        return timing.parse_seconds(value)
+    except timing.TimeError as e:
+        raise FieldError(f"{field} = {e.shown} {e.reason}.") from None
+
+
 def parse_timeout(doc: dict[str, Any], default_timeout: float) -> float:
     """The ask's ``timeout``: seconds each hub gets (``default_timeout`` when not given)."""
     timeout = doc.get("timeout", default_timeout)
     if timeout is None:
         timeout = default_timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
-        raise FieldError(f"timeout must be seconds between 0 and {MAX_TIMEOUT:g}, not {timeout!r}.")
-    return float(timeout)
+    wrong = FieldError(f"timeout must be seconds between 0 and {MAX_TIMEOUT:g}, not {timeout!r}.")
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and not 0 < timeout <= MAX_TIMEOUT:
+        raise wrong  # the range first: 0 is out of it, not a malformed length of time
+    seconds = _seconds(timeout, "timeout")
+    if seconds > MAX_TIMEOUT:
+        raise wrong
+    return seconds
+
+
+def parse_duration(value: Any) -> int:
+    """The ask's ``duration``: whole seconds (a fraction rounded up, as offers carry them), at least
+    60; seconds or ISO 8601."""
+    if value is None:
+        return DEFAULT_DURATION
+    seconds = timing.whole_seconds(timedelta(seconds=_seconds(value, "duration")))
+    if seconds.total_seconds() < 60:
+        raise FieldError(f"duration must be at least 60 seconds (PT1M), not {value!r}.")
+    return int(seconds.total_seconds())
 
 
 def parse_ask(doc: Any, default_timeout: float, *, with_hubs: bool = True) -> Ask:
@@ -186,8 +210,7 @@ def parse_ask(doc: Any, default_timeout: float, *, with_hubs: bool = True) -> As
         raise FieldError(f"path {path!r} has '..' in it: give a path inside the server's root.")
     gpus = doc.get("gpus", 0)
     gpus = 0 if gpus is None else _positive_int(gpus, "gpus", 0)
-    duration = doc.get("duration", DEFAULT_DURATION)
-    duration = DEFAULT_DURATION if duration is None else _positive_int(duration, "duration", 60)
+    duration = parse_duration(doc.get("duration"))
     start = doc.get("start") or {}
     if not isinstance(start, dict):
         raise FieldError('start must be an object: {"earliest": ISO 8601 or null, "latest": ...}.')

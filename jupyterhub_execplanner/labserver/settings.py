@@ -7,8 +7,10 @@ import os
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Float, List, TraitError, Unicode, default, validate
+from traitlets import List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
+
+from ..service.traits import Duration
 
 
 class ExecPlannerLab(Configurable):
@@ -26,21 +28,24 @@ class ExecPlannerLab(Configurable):
     def _default_hubs_file(self) -> str:
         return os.path.join(jupyter_data_dir(), "execplanner", "hubs.json")
 
-    timeout = Float(
-        5.0,
+    timeout = Duration(
+        5,
+        section="ExecPlannerLab",
         help="""
-        Seconds each hub gets to answer (asking for offers, listing sessions) when the panel does not
-        say; a slower hub is reported as a timeout and never holds back the others. Default: 5.
+        How long each hub gets to answer (asking for offers, listing sessions) when the panel does not
+        say: seconds or ISO 8601 (``PT5S``), as the broker's settings. A slower hub is reported as a
+        timeout and never holds back the others. Default: 5 seconds.
         """,
     ).tag(config=True)
 
-    accept_timeout = Float(
-        30.0,
+    accept_timeout = Duration(
+        30,
+        section="ExecPlannerLab",
         help="""
-        Seconds a hub gets to answer an accept (a hub may do more work to accept than to answer);
+        How long a hub gets to answer an accept (a hub may do more work to accept than to answer);
         the wait is the larger of this and ``timeout``. Showing, rejecting and cancelling a session
         get ``timeout``. Each bounds the whole call, however slowly the hub sends its answer; a hub
-        that does not answer in time gives a 504 naming it. Default: 30.
+        that does not answer in time gives a 504 naming it. Default: 30 seconds.
         """,
     ).tag(config=True)
 
@@ -87,13 +92,6 @@ class ExecPlannerLab(Configurable):
         Default: none.
         """,
     ).tag(config=True)
-
-    @validate("timeout", "accept_timeout")
-    def _validate_timeout(self, proposal: Any) -> float:
-        if not proposal.value > 0:
-            name = proposal.trait.name
-            raise TraitError(f"ExecPlannerLab.{name} must be positive seconds, not {proposal.value!r}")
-        return float(proposal.value)
 
     @validate("own_hub_url")
     def _validate_own_hub_url(self, proposal: Any) -> str:

@@ -13,10 +13,11 @@ from urllib.parse import quote, unquote, urlsplit
 
 from .. import launch
 from ..client import HubAnswer
+from ..model import timing
 from ..model.lookup import dig as _get
-from ..model.schedule import parse_duration
+from ..model.phases import TERMINAL as PHASES_TERMINAL
 
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED", "EXPIRED"})
+TERMINAL = frozenset(p.value for p in PHASES_TERMINAL)
 OPEN_PHASES = frozenset({"AVAILABLE", "RUNNING"})
 PROGRESS = {
     "INITIAL": 0,
@@ -68,13 +69,10 @@ def _str(value: Any) -> str | None:
 
 
 def seconds(duration: Any) -> float | None:
-    """An ISO 8601 duration (or a number of seconds) in seconds; None if it is neither."""
-    if _number(duration) is not None:
-        return float(duration)
-    if not isinstance(duration, str):
-        return None
+    """A duration of a broker's document in seconds (ISO 8601, or a number of seconds; zero or more,
+    by the rules of :mod:`~..model.timing`); None if it is neither."""
     try:
-        value = parse_duration(duration).total_seconds()
+        value = timing.parse_duration(duration, zero=True).total_seconds()
     except (ValueError, ArithmeticError):
         return None
     return value if math.isfinite(value) else None

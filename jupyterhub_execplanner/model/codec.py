@@ -43,6 +43,7 @@ _PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
 )
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL = "tag:yaml.org,2002:bool"
 ALIAS_MESSAGE = "YAML aliases (*name) are not accepted; write the value out"
 # UTF-16 surrogates: "\\ud800" in JSON or YAML decodes to one, which is not a Unicode character and
 # cannot be encoded as UTF-8 (so it could never be answered, stored as text or sent on)
@@ -61,14 +62,19 @@ class BodyError(ValueError):
 
 
 class SafeYamlLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """PyYAML's safe loader, without timestamp resolution. Use :func:`load_yaml`, which also refuses
-    anchors, aliases, unusual tags and deep nesting."""
+    """PyYAML's safe loader, with YAML 1.2's plain scalars: timestamps stay strings and only
+    ``true``/``false`` are booleans (YAML 1.1 would read ``result: NO`` as ``False`` and an ISO 8601
+    instant as a ``datetime``). The one YAML reader of the service, the client and the CLI. Use
+    :func:`load_yaml`, which also refuses anchors, aliases, unusual tags and deep nesting."""
 
 
 SafeYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_TIMESTAMP, _BOOL)]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+SafeYamlLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _too_deep() -> BodyError:

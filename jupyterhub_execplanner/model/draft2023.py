@@ -373,15 +373,18 @@ def _drop_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
+def _status_2023(phase: Phase) -> tuple[str, str | None]:
+    """The 2023 ``status`` of a phase, and the phase itself when the status does not say it."""
+    if phase in OFFER_STATUSES:
+        return phase.value, None
+    if phase is Phase.INITIAL:
+        return Phase.OFFERED.value, phase.value
+    return Phase.ACCEPTED.value, phase.value
+
+
 def render_offer_2023(session: SessionRecord) -> dict[str, Any]:
     """A session as a 2023 ``offer:`` document."""
-    phase = session.phase
-    if phase in OFFER_STATUSES:
-        status, shown = phase.value, None
-    elif phase is Phase.INITIAL:
-        status, shown = Phase.OFFERED.value, phase.value
-    else:
-        status, shown = Phase.ACCEPTED.value, phase.value
+    status, shown = _status_2023(session.phase)
     offer: dict[str, Any] = {"ident": session.uuid, "status": status}
     if shown is not None:
         offer["phase"] = shown
@@ -390,12 +393,55 @@ def render_offer_2023(session: SessionRecord) -> dict[str, Any]:
     return {"offer": offer}
 
 
-def render_response_2023(offerset: OfferSetRecord, sessions: list[SessionRecord]) -> dict[str, Any]:
-    """An offer set as a 2023 ``response:`` document (YES with offers, or NO with reasons)."""
+def offer_2023_from_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1.0 session document (a peer broker's, relayed by federation) as a 2023 ``offer:``
+    document: what it offers (executable, cores, memory, start and duration), as far as the
+    document says it."""
+    phase = parse_phase(doc.get("phase")) or Phase.OFFERED
+    status, shown = _status_2023(phase)
+    meta = doc.get("meta") if isinstance(doc.get("meta"), Mapping) else {}
+    exe = doc.get("executable") if isinstance(doc.get("executable"), Mapping) else {}
+    compute = doc.get("compute") if isinstance(doc.get("compute"), Mapping) else {}
+    schedule = doc.get("schedule") if isinstance(doc.get("schedule"), Mapping) else {}
+    available = schedule.get("available") if isinstance(schedule.get("available"), Mapping) else {}
+    kind = K.parse_kind(str(exe.get("kind", "")))
+    cores = (compute.get("cores") or {}) if isinstance(compute.get("cores"), Mapping) else {}
+    memory = (compute.get("memory") or {}) if isinstance(compute.get("memory"), Mapping) else {}
+    spec: dict[str, Any] = {"mincores": cores.get("min"), "maxcores": cores.get("max"),
+                            "minmemory": memory.get("min"), "maxmemory": memory.get("max")}
+    duration = available.get("duration")
+    start = str(available.get("start", "")).split("/")[0]
+    executable = {
+        "name": (exe.get("meta") or {}).get("name") if isinstance(exe.get("meta"), Mapping) else None,
+        "type": TYPE_FOR_KIND.get(kind[1]) if kind is not None else None,
+        "spec": _drop_none({"notebook": exe.get("location"), "requirements": exe.get("requirements"),
+                            "image": exe.get("image")}),
+    }
+    offer: dict[str, Any] = {"ident": str(meta.get("uuid", "")), "status": status}
+    if shown is not None:
+        offer["phase"] = shown
+    offer["expires"] = doc.get("expires")
+    offer["request"] = {
+        "executable": _drop_none(executable),
+        "resources": {"compute": [{"name": "compute-001", "type": GENERIC_COMPUTE,
+                                   "spec": _drop_none(spec)}]},
+        "datetime": [_drop_none({"start": f"{start}/{format_duration(timedelta(0))}" if start else None,
+                                 "minduration": duration, "maxduration": duration})],
+    }
+    return {"offer": _drop_none(offer)}
+
+
+def render_response_2023(offerset: OfferSetRecord, sessions: list[SessionRecord],
+                         relayed: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """An offer set as a 2023 ``response:`` document (YES with offers, or NO with reasons); the
+    offers in the set's order, ours and the ``relayed`` peers' (uuid -> their v1.0 document)."""
     if offerset.result == "YES":
-        order = {uuid: i for i, uuid in enumerate(offerset.sessions)}
-        ordered = sorted(sessions, key=lambda s: order.get(s.uuid, len(order)))
-        offers = [render_offer_2023(s)["offer"] for s in ordered]
+        ours = {s.uuid: s for s in sessions}
+        others = relayed or {}
+        offers = [
+            render_offer_2023(ours[u])["offer"] if u in ours else offer_2023_from_doc(others[u])["offer"]
+            for u in offerset.sessions if u in ours or u in others
+        ]
         return {"response": {"result": "YES", "offers": offers}}
     reasons = [{"path": m.values.get("path", _P), "text": m.message} for m in offerset.messages]
     if not reasons:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from . import messages as M
 from .messages import Message
 from .request import IntRange
 from .schedule import OutOfRange, format_instant, parse_duration, parse_interval
+from .timing import utc  # noqa: F401  (the parsers take it from here)
 
 MAX_AMOUNT = 1_000_000  # no request asks for more cores, GiB or devices than this
 MAX_DEPTH = 64  # deeper parts of echoed fields are dropped
@@ -350,27 +351,13 @@ def read_window(
 
 
 def read_duration(r: Reader, value: Any, path: str) -> timedelta | None:
+    """A request's duration (see :mod:`.schedule`: ISO 8601 text, rounded up to whole seconds)."""
     if value is None:
         return None
     try:
         return parse_duration(value)
     except OutOfRange as exc:
-        r.error(
-            M.INVALID_VALUE,
-            "${path} is not a usable duration (${error}); give a positive length of time such as "
-            "PT1H or P1DT2H",
-            path,
-            error=str(exc),
-        )
+        r.error(M.INVALID_VALUE, "${path} is not a usable duration: ${error}", path, error=str(exc))
     except ValueError as exc:
-        r.error(
-            M.SYNTAX,
-            "${path} is not an ISO 8601 duration (${error}); write e.g. PT1H",
-            path,
-            error=str(exc),
-        )
+        r.error(M.SYNTAX, "${path} is not an ISO 8601 duration: ${error}", path, error=str(exc))
     return None
-
-
-def utc(now: datetime) -> datetime:
-    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import timing
+
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "OTHER")
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -70,23 +72,26 @@ class Message:
         )
 
 
-def make(kind: str, level: str, template: str, **values: Any) -> Message:
-    """Build a message, stamping it with the current time and stringifying the values."""
+def make(kind: str, level: str, template: str, *, at: datetime | None = None, **values: Any) -> Message:
+    """Build a message, stringifying the values. It is stamped ``at`` that time (the caller's clock;
+    pure code passes the ``now`` it was given), else with the current time. (The stamp is not called
+    ``time`` or ``now``: templates use both as value names.)"""
     if level not in LEVELS:
         raise ValueError(f"message level must be one of {LEVELS}, not {level!r}")
-    return Message(kind, level, template, {k: _stringify(v) for k, v in values.items()}, utcnow())
+    values = {k: _stringify(v) for k, v in values.items()}
+    return Message(kind, level, template, values, utcnow() if at is None else at)
 
 
-def error(kind: str, template: str, **values: Any) -> Message:
-    return make(kind, "ERROR", template, **values)
+def error(kind: str, template: str, *, at: datetime | None = None, **values: Any) -> Message:
+    return make(kind, "ERROR", template, at=at, **values)
 
 
-def warn(kind: str, template: str, **values: Any) -> Message:
-    return make(kind, "WARN", template, **values)
+def warn(kind: str, template: str, *, at: datetime | None = None, **values: Any) -> Message:
+    return make(kind, "WARN", template, at=at, **values)
 
 
-def info(kind: str, template: str, **values: Any) -> Message:
-    return make(kind, "INFO", template, **values)
+def info(kind: str, template: str, *, at: datetime | None = None, **values: Any) -> Message:
+    return make(kind, "INFO", template, at=at, **values)
 
 
 def _stringify(value: Any) -> str:
@@ -97,20 +102,12 @@ def _stringify(value: Any) -> str:
 
 def format_time(value: datetime) -> str:
     """ISO 8601 UTC with a ``Z``, to the second (what every offer and message carries)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timing.format_instant(value)
 
 
 def parse_time(value: str) -> datetime:
     """Parse an ISO 8601 instant; a missing zone is UTC. Raises ValueError."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return timing.parse_instant(value)
 
 
 # Message kinds this service emits. Keep the list here so docs and tests can name them.

@@ -16,6 +16,15 @@ from .messages import Message
 from .phases import Phase
 from .request import EMPTY, ExecutionRequest
 
+# The types of the figures this hub quotes: costs (planning/costs.py) and data-proximity metrics
+# (platform/datasets.py). A request's limits name them.
+MONETARY = "urn:ivoa:calycopis:cost:monetary"
+ENERGY = "urn:ivoa:calycopis:cost:energy"
+CARBON = "urn:ivoa:calycopis:cost:carbon"
+DATA_BYTES = "urn:execplanner:metric:data-bytes"
+DATA_TIME = "urn:execplanner:metric:data-transfer-time"
+DATA_LOCAL = "urn:execplanner:metric:data-local"
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -121,3 +130,20 @@ class OfferSetRecord:
     result: str  # "YES" | "NO"
     messages: list[Message] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)  # session uuids, in offer order
+
+
+@dataclass
+class RelayedSession:
+    """An offer a peer broker made, as this broker relays it (federation): ``uuid`` and ``remote_url``
+    are the peer's, ``offerset`` ours; ``doc`` is the peer's last known document and ``phase`` its
+    phase."""
+
+    uuid: str
+    offerset: str
+    owner: str
+    peer: str
+    remote_url: str
+    phase: str
+    doc: dict[str, Any]
+    created: datetime
+    modified: datetime

@@ -38,31 +38,18 @@ class Phase(str, Enum):
         return self in HOLDING
 
 
-TERMINAL = frozenset({Phase.REJECTED, Phase.EXPIRED, Phase.COMPLETED, Phase.FAILED, Phase.CANCELLED})
-
-HOLDING = frozenset(
-    {
-        Phase.OFFERED,
-        Phase.ACCEPTED,
-        Phase.WAITING,
-        Phase.PREPARING,
-        Phase.AVAILABLE,
-        Phase.RUNNING,
-        Phase.RELEASING,
-    }
-)
-
 # Who may ask for a change: a client through POST sessions/{uuid}, or the service itself.
 CLIENT = "client"
 SERVICE = "service"
 
-_IN_FLIGHT = (Phase.ACCEPTED, Phase.WAITING, Phase.PREPARING, Phase.AVAILABLE, Phase.RUNNING)
+# accepted and not yet releasing: what a client may cancel, what may fail or be released
+_LIVE = (Phase.ACCEPTED, Phase.WAITING, Phase.PREPARING, Phase.AVAILABLE, Phase.RUNNING)
 
 ALLOWED: dict[tuple[Phase, str], frozenset[Phase]] = {
     # target, actor -> the phases it may be reached from
     (Phase.ACCEPTED, CLIENT): frozenset({Phase.OFFERED}),
     (Phase.REJECTED, CLIENT): frozenset({Phase.OFFERED}),
-    (Phase.CANCELLED, CLIENT): frozenset({Phase.INITIAL, Phase.OFFERED, *_IN_FLIGHT}),
+    (Phase.CANCELLED, CLIENT): frozenset({Phase.INITIAL, Phase.OFFERED, *_LIVE}),
     (Phase.REJECTED, SERVICE): frozenset({Phase.OFFERED}),
     (Phase.EXPIRED, SERVICE): frozenset({Phase.OFFERED}),
     (Phase.OFFERED, SERVICE): frozenset({Phase.INITIAL}),
@@ -72,11 +59,34 @@ ALLOWED: dict[tuple[Phase, str], frozenset[Phase]] = {
     (Phase.PREPARING, SERVICE): frozenset({Phase.ACCEPTED, Phase.WAITING, Phase.AVAILABLE, Phase.RUNNING}),
     (Phase.AVAILABLE, SERVICE): frozenset({Phase.PREPARING}),
     (Phase.RUNNING, SERVICE): frozenset({Phase.AVAILABLE}),
-    (Phase.RELEASING, SERVICE): frozenset({*_IN_FLIGHT}),
+    (Phase.RELEASING, SERVICE): frozenset({*_LIVE}),
     (Phase.COMPLETED, SERVICE): frozenset({Phase.RELEASING}),
-    (Phase.FAILED, SERVICE): frozenset({*_IN_FLIGHT, Phase.RELEASING}),
-    (Phase.CANCELLED, SERVICE): frozenset({Phase.INITIAL, Phase.OFFERED, *_IN_FLIGHT}),
+    (Phase.FAILED, SERVICE): frozenset({*_LIVE, Phase.RELEASING}),
+    (Phase.CANCELLED, SERVICE): frozenset({Phase.INITIAL, Phase.OFFERED, *_LIVE}),
 }
+
+
+def _reachable(start: Phase) -> frozenset[Phase]:
+    """``start`` and every phase the table can lead a session to from it, terminal ones left out."""
+    seen, todo = {start}, [start]
+    while todo:
+        current = todo.pop()
+        for (target, _), sources in ALLOWED.items():
+            if current in sources and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return frozenset(p for p in seen if p not in TERMINAL)
+
+
+# The sets of phases the service asks about, all read from the table above (the one definition).
+# Terminal: no change leaves them.
+TERMINAL = frozenset(p for p in Phase if not any(p in sources for sources in ALLOWED.values()))
+# In flight: accepted and not ended (ACCEPTED to RELEASING), the sessions the phase driver drives.
+IN_FLIGHT = _reachable(Phase.ACCEPTED)
+# Holding capacity: an offer, and every session in flight (see Phase.holds_capacity).
+HOLDING = frozenset({Phase.OFFERED, *IN_FLIGHT})
+# With a server: from the first start of the session's server (PREPARING) until it ends.
+WITH_SERVER = _reachable(Phase.PREPARING)
 
 # The values a client may set, and so the EnumValueOption a session advertises in each phase.
 CLIENT_TARGETS = (Phase.ACCEPTED, Phase.REJECTED, Phase.CANCELLED)

@@ -14,7 +14,8 @@ A resource the hub cannot get is a NO naming ``data[i]``: a source the policy fo
 (``data_denied_sources``, or not in a non-empty ``data_allowed_sources``), a Rucio object or an
 ivoid that no collection holds, an S3 object without an endpoint (or a whole bucket), a location
 that is not HTTP(S), a size above what a server downloads, a HEAD answered 404/410. Two resources
-whose places in the session's folder are the same, or one inside the other, are a NO too.
+whose places in the session's folder are the same, or one inside the other, are a NO too. The
+messages of a placement are stamped with the ``now`` the planner passes.
 
 What follows a collection's prefix is decoded (percent-escapes) and then split; a remainder that
 could leave the collection's path (``..``, ``.``, a backslash, a control character) does not match.
@@ -28,17 +29,16 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..costs import DATA_BYTES, DATA_LOCAL, DATA_TIME
 from ..model import kinds as K
 from ..model import messages as msg
 from ..model.lookup import dig as _get
 from ..model.messages import Message
-from ..model.offer import DataPlacement, Figure
+from ..model.offer import DATA_BYTES, DATA_LOCAL, DATA_TIME, DataPlacement, Figure
 from ..model.request import DataSpec, ExecutionRequest
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -297,7 +297,7 @@ def _mount(request: ExecutionRequest, d: DataSpec, index: int) -> tuple[str, str
     return f"data/{name}", f"data[{index}]"
 
 
-def _overlaps(request: ExecutionRequest) -> list[Message]:
+def _overlaps(request: ExecutionRequest, now: datetime) -> list[Message]:
     """A NO for every data resource whose mount is another's, or inside another's: the second
     would be skipped, or written through the first's link into the collection."""
     mounts = [(*_mount(request, d, i), d.name or f"data[{i}]") for i, d in enumerate(request.data)]
@@ -314,7 +314,7 @@ def _overlaps(request: ExecutionRequest) -> list[Message]:
                 continue
             problems.append(msg.error(
                 msg.DUPLICATE, template + "; give each data resource its own path, none inside "
-                "another (a compute volume path, or a different name).", path=where, name=name,
+                "another (a compute volume path, or a different name).", at=now, path=where, name=name,
                 mount=mount, other=other, other_path=other_where, other_name=other_name))
             break
     return problems
@@ -336,13 +336,15 @@ def to_probe(request: ExecutionRequest, config: DataConfig) -> list[str]:
 
 
 def place(
-    request: ExecutionRequest, config: DataConfig, probes: Mapping[str, Probe] = EMPTY
+    request: ExecutionRequest, config: DataConfig, probes: Mapping[str, Probe] = EMPTY, *,
+    now: datetime,
 ) -> DataPlan | list[Message]:
-    """The data plan of ``request`` on this hub, or the ERROR messages of a NO."""
+    """The data plan of ``request`` on this hub, or the ERROR messages of a NO; every message is
+    stamped with ``now``."""
     if not request.data:
         return NO_DATA
     placements: list[DataPlacement] = []
-    problems: list[Message] = _overlaps(request)
+    problems: list[Message] = _overlaps(request, now)
     notes: list[Message] = []
     for i, d in enumerate(request.data):
         path = f"data[{i}]"
@@ -354,11 +356,11 @@ def place(
             placements.append(DataPlacement(label, "local", d.location, source, mount, 0, 0.0,
                                             collection.name))
             notes.append(msg.info(DATA_NOTE, "data '${name}' is local at ${mount} (collection "
-                                  "${collection}, read-only)", name=label, mount=mount,
+                                  "${collection}, read-only)", at=now, name=label, mount=mount,
                                   collection=collection.name))
             continue
         url = remote_url(d, config)
-        problem = _unreachable(d, i, url, config)
+        problem = _unreachable(d, i, url, config, now)
         if problem is not None:
             problems.append(problem)
             continue
@@ -371,17 +373,18 @@ def place(
             problems.append(msg.error(
                 DATA_DENIED, "${path} is at ${url}, an address this hub does not fetch from "
                 "(loopback, private, link-local or the hub's own); the hub's admin may allow it "
-                "with c.ExecPlanner.fetch_allowed_hosts.", path=f"{path}.location", url=url))  # fmt: skip
+                "with c.ExecPlanner.fetch_allowed_hosts.", at=now, path=f"{path}.location",
+                url=url))  # fmt: skip
             continue
         if size is None and probe.status in (404, 410):
             problems.append(msg.error(
                 DATA_UNREACHABLE, "${path} is at ${url}, which answers HTTP ${status}: correct the "
-                "location.", path=f"{path}.location", url=url, status=probe.status))  # fmt: skip
+                "location.", at=now, path=f"{path}.location", url=url, status=probe.status))  # fmt: skip
             continue
         if size is not None and config.max_bytes is not None and size > config.max_bytes:
             problems.append(msg.error(
                 msg.RESOURCE_LIMIT, "${path} is ${size}; a server of this hub downloads at most "
-                "${limit}. Ask a hub that holds the data.", path=path, size=human_bytes(size),
+                "${limit}. Ask a hub that holds the data.", at=now, path=path, size=human_bytes(size),
                 limit=human_bytes(config.max_bytes)))  # fmt: skip
             continue
         bps = config.bandwidth_for(url)
@@ -391,10 +394,10 @@ def place(
             why = f" ({probe.error})" if probe.error else ""
             notes.append(msg.info(DATA_NOTE, "data '${name}' will be downloaded into ${mount}; its "
                                   "size is unknown${why}, so the schedule has no time for it",
-                                  name=label, mount=mount, why=why))
+                                  at=now, name=label, mount=mount, why=why))
         else:
             notes.append(msg.info(DATA_NOTE, "data '${name}' will be downloaded: ${size}, about "
-                                  "${seconds} s at ${rate}", name=label, size=human_bytes(size),
+                                  "${seconds} s at ${rate}", at=now, name=label, size=human_bytes(size),
                                   seconds=f"{seconds:g}", rate=human_bytes(bps) + "/s"))
     if problems:
         return problems
@@ -403,7 +406,7 @@ def place(
         return [msg.error(
             DATA_UNREACHABLE, "Downloading the data takes about ${seconds} s here, more than the "
             "${limit} s a server of this hub may take to start; ask a hub closer to the data.",
-            path="data", seconds=f"{seconds:g}", limit=f"{config.max_seconds:g}")]  # fmt: skip
+            at=now, path="data", seconds=f"{seconds:g}", limit=f"{config.max_seconds:g}")]  # fmt: skip
     return DataPlan(tuple(placements), seconds, tuple(notes), proximity(placements))
 
 
@@ -425,34 +428,36 @@ def proximity(placements: Sequence[DataPlacement]) -> tuple[Figure, ...]:
     return tuple(out)
 
 
-def _unreachable(d: DataSpec, i: int, url: str | None, config: DataConfig) -> Message | None:
+def _unreachable(
+    d: DataSpec, i: int, url: str | None, config: DataConfig, now: datetime
+) -> Message | None:
     path = f"data[{i}]"
     if d.kind == K.RUCIO_DATA or (d.kind == K.SKAO_DATA and url is None):
         scope = _text(_get(d.extra, "rucio", "scope")) or _text(_get(d.extra, "skao", "namespace"))
         return msg.error(DATA_UNREACHABLE, "${path} is in Rucio scope ${scope}, which this hub "
                          "cannot reach (no local collection holds it); ask a hub that holds it.",
-                         path=path, scope=scope or "(none)")
+                         at=now, path=path, scope=scope or "(none)")
     if d.kind == K.S3_DATA and url is None:
         what = "endpoint" if _text(d.extra.get("object")) else "object (a whole bucket is not copied)"
         return msg.error(DATA_UNREACHABLE, "${path} names no ${what}, and no local collection holds "
-                         "bucket ${bucket}; give ${path}.endpoint and ${path}.object.", path=path,
+                         "bucket ${bucket}; give ${path}.endpoint and ${path}.object.", at=now, path=path,
                          what=what, bucket=_text(d.extra.get("bucket")) or "(none)")
     if url is None:
         ivoid = _text(_get(d.extra, "ivoa", "ivoid"))
         if ivoid:
             return msg.error(DATA_UNREACHABLE, "${path}.ivoa.ivoid ${ivoid} is not in a collection "
                              "of this hub, and the resource has no access_url to download; add "
-                             "ivoa.obscore.access_url or ask a hub that holds it.", path=path,
+                             "ivoa.obscore.access_url or ask a hub that holds it.", at=now, path=path,
                              ivoid=ivoid)
         return msg.error(msg.MISSING_VALUE, "${path} gives no location to download it from; add one.",
-                         path=path)
+                         at=now, path=path)
     if urlsplit(url).scheme not in ("http", "https"):
         return msg.error(msg.NOT_SUPPORTED, "${path} is at ${url}; this hub downloads data over "
-                         "http and https only.", path=path, url=url)
+                         "http and https only.", at=now, path=path, url=url)
     rule = source_allowed(url, config)
     if rule is not None:
         return msg.error(DATA_DENIED, "${path} is at ${url}, a source this hub's policy forbids "
-                         "(${rule}); ask another hub.", path=path, url=url, rule=rule)
+                         "(${rule}); ask another hub.", at=now, path=path, url=url, rule=rule)
     return None
 
 

@@ -5,9 +5,8 @@ and their watch events) into small records: :func:`node_from_json` keeps a node'
 ``NoSchedule``/``NoExecute`` taints, its allocatable cores, memory (GiB) and extended resources
 (``nvidia.com/gpu``), and whether pods can be scheduled on it (``Ready`` and not
 ``spec.unschedulable``); :func:`pod_from_json` keeps the node a pod is scheduled to and its effective
-request, computed as the scheduler does: the larger of the sum of its containers (plus sidecar init
-containers) and its largest init container, plus ``spec.overhead``. A pod holds its request while it
-is scheduled and not ``Succeeded``/``Failed``.
+request, computed as the scheduler does (:mod:`.kuberesources`). A pod holds its request while it is
+scheduled and not ``Succeeded``/``Failed``.
 
 A pool (:class:`PoolSpec`) is a node selector (labels that must all match) and tolerations (a node
 with a ``NoSchedule``/``NoExecute`` taint is in the pool only if one of them tolerates it, matched as
@@ -28,7 +27,6 @@ the free amounts of the one node of a pool that best holds a session of a given 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,11 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from .kuberesources import Amounts, add_to, effective_requests, resource_amounts
 from .profiles import Profile
 
-Amounts = dict[str, float]
 EMPTY: Mapping[str, str] = MappingProxyType({})
-GIB = 1024**3
 EPS = 1e-9
 CORE = ("cores", "memory")
 BLOCKING = ("NoSchedule", "NoExecute")
@@ -49,95 +46,6 @@ PLACEHOLDER = ("component", "user-placeholder")
 SERVERNAME = "hub.jupyter.org/servername"
 # the server names this broker gives its sessions (launch.server_name_for)
 SESSION_SERVER = re.compile(r"^ep-[0-9a-f]{12}$")
-
-# -- quantities -----------------------------------------------------------------------------------
-
-_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_QUANTITY = re.compile(
-    r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$"
-)
-
-
-def parse_quantity(value: Any) -> float:
-    """A Kubernetes ``resource.Quantity`` (``"500m"``, ``"16Gi"``, ``"1e3"``, ``4``) as a float in
-    its base unit (cores, bytes, a count). ValueError for anything else."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and (match := _QUANTITY.match(value.strip())):
-        digits, exponent, suffix = match.groups()
-        number = float(digits)
-        if exponent:
-            number *= 10.0 ** int(exponent[1:])
-        elif suffix in _BINARY:
-            number *= 1024.0 ** _BINARY[suffix]
-        else:
-            number *= 10.0 ** _DECIMAL[suffix or ""]
-    else:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '500m', '16Gi', '2')")
-    if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite quantity")
-    return number
-
-
-def is_extended(name: str) -> bool:
-    """An extended resource (``nvidia.com/gpu``): a domain-prefixed name outside kubernetes.io."""
-    domain = name.split("/", 1)[0] if "/" in name else ""
-    return bool(domain) and not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io"))
-
-
-def resource_amounts(resources: Mapping[str, Any] | None) -> Amounts:
-    """``{"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"}`` -> ``{"cores": 0.5, "memory":
-    1.0, "nvidia.com/gpu": 1.0}``; other native resources (pods, ephemeral-storage, hugepages) are
-    left out."""
-    out: Amounts = {}
-    for name, value in (resources or {}).items():
-        if name == "cpu":
-            out["cores"] = parse_quantity(value)
-        elif name == "memory":
-            out["memory"] = parse_quantity(value) / GIB
-        elif is_extended(name):
-            out[name] = parse_quantity(value)
-    return out
-
-
-def _add(total: Amounts, amounts: Mapping[str, float]) -> None:
-    for name, value in amounts.items():
-        total[name] = total.get(name, 0.0) + value
-
-
-def _container_requests(container: Mapping[str, Any]) -> Amounts:
-    """A container's requests; a resource with a limit and no request requests its limit (the API
-    server defaults it so; done here too for objects that were not defaulted)."""
-    resources = container.get("resources") or {}
-    limits = resource_amounts(resources.get("limits"))
-    return {**limits, **resource_amounts(resources.get("requests"))}
-
-
-def effective_requests(spec: Mapping[str, Any]) -> Amounts:
-    """What the scheduler reserves for a pod: per resource, the larger of (the containers' sum plus
-    the sidecars') and (the largest init container plus the sidecars started before it), plus the
-    pod's ``overhead``."""
-    sidecars: Amounts = {}
-    init_peak: Amounts = {}
-    for init in spec.get("initContainers") or ():
-        amounts = _container_requests(init)
-        if init.get("restartPolicy") == "Always":  # a sidecar: runs beside the containers
-            _add(sidecars, amounts)
-            candidate = dict(sidecars)
-        else:
-            candidate = dict(sidecars)
-            _add(candidate, amounts)
-        for name, value in candidate.items():
-            init_peak[name] = max(init_peak.get(name, 0.0), value)
-    total = dict(sidecars)
-    for container in spec.get("containers") or ():
-        _add(total, _container_requests(container))
-    for name, value in init_peak.items():
-        total[name] = max(total.get(name, 0.0), value)
-    _add(total, resource_amounts(spec.get("overhead")))
-    return total
-
 
 # -- records --------------------------------------------------------------------------------------
 
@@ -312,9 +220,9 @@ def pool_totals(
     every: dict[str, Amounts] = {}  # every request but the placeholders'
     for pod in pods:
         if pod.active and not pod.placeholder:
-            _add(every.setdefault(pod.node, {}), pod.requests)
+            add_to(every.setdefault(pod.node, {}), pod.requests)
             if not pod.session:
-                _add(outside.setdefault(pod.node, {}), pod.requests)
+                add_to(outside.setdefault(pod.node, {}), pod.requests)
     result: dict[str, PoolFree] = {}
     for pool in pools:
         names = pool.names

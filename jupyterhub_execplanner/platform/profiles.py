@@ -18,6 +18,9 @@ Our own optional block on a profile dict::
 
     execplanner: {max_duration: "PT8H" | 28800, prepare: "PT30S" | 30, pool: "gpu"}
 
+Durations follow :mod:`~jupyterhub_execplanner.model.timing`, as the hub's settings do: seconds or
+ISO 8601, never months or years; they are rounded up to whole seconds, as offers carry them.
+
 Accelerators are the integer-valued entries of ``extra_resource_limits``
 (``{"nvidia.com/gpu": "1"}``); entries that are not whole counts (``hugepages-2Mi: 1Gi``) and zero
 counts are not accelerators. Only the first profile marked ``default`` keeps ``default=True`` (the
@@ -35,7 +38,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .quantities import format_duration, parse_count, parse_cpu, parse_duration, parse_memory
+from ..model import timing
+from .quantities import parse_count, parse_cpu, parse_memory
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NOT_ACCELERATORS = ("cpu", "memory", "ephemeral-storage", "hugepages-")
@@ -226,7 +230,7 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
         "image": profile.image,
         "pool": profile.pool,
         "max_duration": (
-            format_duration(profile.max_duration) if profile.max_duration is not None else None
+            timing.format_duration(profile.max_duration) if profile.max_duration is not None else None
         ),
     }
     if profile.options:
@@ -401,16 +405,14 @@ def _accelerators(
 
 
 def _duration(slug: str, key: str, value: Any, positive: bool = False) -> timedelta | None:
+    """A profile's ``execplanner.prepare`` (zero or more) or ``max_duration`` (``positive``), by the
+    rules of :mod:`~jupyterhub_execplanner.model.timing`, rounded up to whole seconds for offers."""
     if value is None:
         return None
     try:
-        result = parse_duration(value)
-    except ValueError as e:
-        raise ProfileError(f"profile {slug!r}: {key}: {e}", slug=slug, key=key) from None
-    if positive and result <= timedelta(0):
-        raise ProfileError(
-            f"profile {slug!r}: {key} must be above zero (e.g. 'PT8H'); remove it for no limit",
-            slug=slug,
-            key=key,
-        )
-    return result
+        result = timing.parse_duration(value, zero=not positive)
+    except timing.TimeError as e:
+        no_limit = "; or remove it for no limit" if positive and e.reason.startswith("is zero") else ""
+        message = f"profile {slug!r}: {key} = {e.shown} {e.reason}{no_limit}"
+        raise ProfileError(message, slug=slug, key=key) from None
+    return timing.whole_seconds(result)

@@ -7,7 +7,8 @@
   binary suffixes ``Ki`` .. ``Ei`` mean the same; ``P`` and ``E`` follow ``K`` .. ``T``.
   Kubernetes' decimal ``k`` and milli-bytes ``m`` are refused rather than guessed.
 * Counts: a whole, non-negative number (``1``, ``"2"``, ``2.0``) -> int.
-* Durations: a :class:`~datetime.timedelta`, seconds, or ISO 8601 (``"PT8H"``) -> timedelta.
+* Durations: a :class:`~datetime.timedelta`, seconds, or ISO 8601 (``"PT8H"``) -> timedelta, by the
+  rules of :mod:`~jupyterhub_execplanner.model.timing` (the same for settings, profiles and requests).
 
 Every parser raises ValueError naming the value and the forms it accepts.
 """
@@ -19,7 +20,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import isodate
+from ..model import timing
 
 GIB = 1024**3
 
@@ -31,7 +32,6 @@ _MEMORY_FORMS = (
     "JupyterHub's ByteSpecification) or Ki, Mi, Gi, Ti ('4G', '4Gi', '512M', '1.5Ti')"
 )
 _COUNT_FORMS = "a whole number (1, '2')"
-_DURATION_FORMS = "an ISO 8601 duration ('PT8H', 'PT30S') or a number of seconds (28800)"
 
 
 def _finite(number: float, value: Any, forms: str) -> float:
@@ -96,42 +96,9 @@ def parse_count(value: Any) -> int:
 
 
 def parse_duration(value: Any) -> timedelta:
-    """A non-negative duration: a timedelta, seconds, or ISO 8601 (no months or years)."""
-    bad = f"{value!r} is not a valid duration: use {_DURATION_FORMS}"
-    if isinstance(value, timedelta):
-        result = value
-    elif _is_number(value) or isinstance(value, str):
-        result = _duration(value, bad)
-    else:
-        raise ValueError(bad)
-    if result < timedelta(0):
-        raise ValueError(
-            f"{value!r} is not a valid duration: it is negative; use {_DURATION_FORMS}"
-        )
-    return result
+    """A duration of zero or more, by the one rule of :mod:`~jupyterhub_execplanner.model.timing`: a
+    timedelta, seconds (a number or a string of one) or ISO 8601 (no months or years)."""
+    return timing.parse_duration(value, zero=True)
 
 
-def _duration(value: float | str, bad: str) -> timedelta:
-    seconds: float | None = None
-    if isinstance(value, str):
-        try:
-            seconds = float(value.strip())
-        except ValueError:
-            try:
-                parsed = isodate.parse_duration(value.strip())
-            except (isodate.ISO8601Error, ValueError) as e:
-                raise ValueError(bad) from e
-            if not isinstance(parsed, timedelta):
-                raise ValueError(f"{bad}; months and years have no fixed length") from None
-            return parsed
-    else:
-        seconds = float(value)
-    try:
-        return timedelta(seconds=seconds)
-    except (OverflowError, ValueError) as e:
-        raise ValueError(bad) from e
-
-
-def format_duration(value: timedelta) -> str:
-    """ISO 8601, e.g. ``PT8H``, ``PT30S``, ``P1D``."""
-    return str(isodate.duration_isoformat(value))
+format_duration = timing.format_duration

@@ -27,14 +27,12 @@ from traitlets.config import Application
 
 from .. import launch
 from .._version import __version__
-from ..costs import parse_prices
-from ..federation.peerconfig import check_peers
+from ..broker import Broker
 from ..federation.peers import Federation
 from ..model.messages import utcnow
-from ..planner import PlannerPolicy
+from ..planning.policy import PlannerPolicy
 from ..platform.calendar import Calendar
 from ..platform.capacity import CapacityProvider, HostCapacity, StaticCapacity
-from ..platform.datasets import data_config
 from ..platform.sources import is_kubespawner, profiles_for_hub
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
@@ -46,7 +44,7 @@ from .degraded import RECHECK, degraded_app, recovery_steps
 from .handlers import NotFoundHandler, default_handlers
 from .launches import launch_handlers
 from .metrics import Metrics
-from .settings import ExecPlanner
+from .settings import ExecPlanner, misplaced_settings
 from .snapshots import snapshot_handlers
 
 _CAPABILITY = re.compile(r"(/snapshots/)[A-Za-z0-9_-]{20,}")
@@ -108,6 +106,9 @@ class ExecPlannerApp(Application, ExecPlanner):
         super().initialize(argv)
         if self.hub_config_file:
             self.load_config_file(self.hub_config_file)
+        misplaced = misplaced_settings(self.config)  # setup_execplanner stops the hub for these
+        if misplaced:
+            raise ValueError(misplaced[0])
         self.launch_secret = launch.secret_from_env()
         self.degraded: str | None = None
         try:
@@ -150,8 +151,8 @@ class ExecPlannerApp(Application, ExecPlanner):
                 self.config,
                 self.profiles,
                 first_pool,
-                prepare=self.seconds("prepare_time"),
-                max_duration=self.seconds("max_duration"),
+                prepare=self.duration("prepare_time"),
+                max_duration=self.duration("max_duration"),
             )
             missing = sorted({p.pool for p in profiles} - set(totals))
             if missing:
@@ -163,21 +164,21 @@ class ExecPlannerApp(Application, ExecPlanner):
         calendar = Calendar(
             totals,
             origin=now,
-            horizon=self.seconds("planning_horizon"),
-            resolution=self.seconds("calendar_resolution"),
+            horizon=self.duration("planning_horizon"),
+            resolution=self.duration("calendar_resolution"),
         )
         policy = PlannerPolicy(
             max_offers=self.max_offers,
-            default_duration=self.seconds("default_duration"),
-            max_duration=self.seconds("max_duration"),
-            releasing=self.seconds("releasing_time"),
-            prices=parse_prices(self.prices),  # issue 6: costs on every offer
-            data=data_config(self),  # issue 6: data collections, bandwidths, source policy
+            default_duration=self.duration("default_duration"),
+            max_duration=self.duration("max_duration"),
+            releasing=self.duration("releasing_time"),
+            prices=self.price_book(),  # issue 6: costs on every offer
+            data=self.data_config(),  # issue 6: data collections, bandwidths, source policy
         )
         self.store = Store(self.db_url, background_checkpoints=True)  # serve() checkpoints
         self.snapshots = SnapshotStore(self.store.engine)
         self.manager = SessionManager(
-            self.store, profiles, calendar, policy, offer_expiry=self.seconds("offer_expiry"),
+            self.store, profiles, calendar, policy, offer_expiry=self.duration("offer_expiry"),
             limits=self.user_limits(),
         )
         if self.kube is not None:  # the cluster's totals reach the calendar as they change
@@ -185,6 +186,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             self.kube.on_change = calendar.set_totals
         held = self.manager.load()
         self.federation = self.make_federation()
+        self.broker = Broker(self.manager, self.federation)
         self.log.info(
             "Offering %d profile(s) from %s; %d session(s) hold capacity; database %s",
             len(profiles),
@@ -196,9 +198,8 @@ class ExecPlannerApp(Application, ExecPlanner):
     def make_federation(self) -> Federation:
         """Peers to ask and relayed sessions to serve (see docs/federation.md)."""
         federation = Federation(
-            self.manager,  # type: ignore[arg-type]
-            self.store,
-            check_peers(self.peers, "ExecPlanner.peers"),
+            self.peer_specs(),
+            broker_id=self.manager.relayed.broker_id,  # type: ignore[union-attr]
             peer_timeout=self.peer_timeout,
             max_hops=self.max_hops,
         )
@@ -215,8 +216,8 @@ class ExecPlannerApp(Application, ExecPlanner):
             self.config,
             self.profiles,
             {"cores": 0.0, "memory": 0.0},
-            prepare=self.seconds("prepare_time"),
-            max_duration=self.seconds("max_duration"),
+            prepare=self.duration("prepare_time"),
+            max_duration=self.duration("max_duration"),
         )
         pools = pools_for_profiles(profiles)
         self.kube = self.provider = KubeCapacity(
@@ -245,7 +246,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             handlers,
             hub_auth=self.hub_auth,
             manager=self.manager,
-            federation=self.federation,
+            broker=self.broker,
             snapshots=self.snapshots,
             execplanner=self,
             metrics=self.metrics,
@@ -399,7 +400,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             self.launch_secret,
             interval=self.driver_interval,
             max_spawns=self.max_concurrent_spawns,
-            spawn_timeout=float(self.spawn_timeout),
+            spawn_timeout=self.spawn_timeout,
             logger=self.log,  # type: ignore[arg-type]
         )
 

@@ -6,7 +6,6 @@ Routes are listed in :data:`default_handlers` at the bottom, relative to the ser
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
@@ -16,18 +15,16 @@ from tornado.log import app_log
 
 from .. import launch
 from .._version import __version__
-from ..eligibility import runnable_executables
+from ..broker import DRAFT_2023, V1, Answer, Broker, Call
 from ..errors import error_message
-from ..federation.merge import TIMEOUT_HEADER, budget, parse_timeout
-from ..federation.peers import Federation, FederationError, newest_first
-from ..model import codec, draft2023, render
-from ..model import messages as msg
+from ..federation.merge import TIMEOUT_HEADER, VIA_HEADER
+from ..federation.peers import FederationError
+from ..model import codec, draft2023
 from ..model.codec import BodyError
 from ..model.kinds import understood_kinds
-from ..model.parse import ParseResult, parse_request
 from ..model.phases import Phase
 from ..model.update import UpdateError, parse_update
-from ..platform.datasets import Probe
+from ..planning.eligibility import runnable_executables
 from ..platform.profiles import profile_summary
 from ..sessions.limits import LimitExceeded
 from ..sessions.manager import Conflict, Identity, NotFound, SessionManager
@@ -103,8 +100,24 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return self.settings["execplanner"]
 
     @property
-    def federation(self) -> Federation | None:
-        return self.settings.get("federation")
+    def broker(self) -> Broker:
+        return self.settings["broker"]
+
+    def call(self) -> Call:
+        """What the broker needs of this HTTP request besides its document."""
+        headers = self.request.headers
+        return Call(base=self.base_url(), auth=headers.get("Authorization"), via=headers.get(VIA_HEADER),
+                    timeout=headers.get(TIMEOUT_HEADER))
+
+    def reply(self, answer: Answer) -> None:
+        """Write the broker's answer (and count the offersets it made)."""
+        if answer.offerset is not None:
+            metrics = self.settings["metrics"]
+            metrics.offersets.labels(answer.offerset.result).inc()
+            metrics.offers.inc(len(answer.offerset.sessions))
+        if answer.location and answer.status < 300:
+            self.set_header("Content-Location", answer.location)
+        self.answer(answer.doc, answer.status)
 
     def check_hub_user(self, model: dict[str, Any]) -> dict[str, Any]:
         """Authentication only: which scope an endpoint needs is checked by :meth:`require`."""
@@ -171,6 +184,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                 if getattr(cls, m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, (NotFound, Conflict, FederationError)):
+            return  # an answer, not a fault
         if isinstance(value, StoreUnavailable):
             app_log.warning("%s %s: the database cannot be used now: %s", self.request.method,
                             self.endpoint, value)
@@ -183,7 +198,12 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         error = (kwargs.get("exc_info") or (None, None, None))[1]
         message = error_message(self._reason, kwargs.get("exc_info"),
                                 "Internal error; the service log has the details.")
-        if isinstance(error, StoreUnavailable):
+        if isinstance(error, (NotFound, Conflict, FederationError)):  # the broker's answers as HTTP
+            status_code = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) \
+                else error.status
+            message = self.not_found(error).log_message if isinstance(error, NotFound) else str(error)
+            self.set_status(status_code)
+        elif isinstance(error, StoreUnavailable):
             status_code = 503
             message = (f"The broker's database cannot be used now ({error}); nothing was changed. "
                        f"Try again in {error.retry_after} s; if it lasts, tell the hub's admin.")
@@ -294,140 +314,56 @@ class RequestsHandler(BaseHandler):
 
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
-        self.manager.check_rate(who)
-        parsed = parse_request(self.body(), now=self.manager.clock())
-        if self.federation is not None and self.federation.active:  # ask the peers too (and measure)
-            offerset, sessions, answer = await self.federation.request(
-                who, self.body(), parsed, self.request.headers, self.base_url()
-            )
-            doc = answer
-            self._count(offerset.result, len(offerset.sessions))
-            self.set_header("Content-Location", doc["meta"]["url"])
-            self.answer(doc)
-            return
-        probes = await self.measure(parsed)  # the size of remote data, before planning
-        offerset, sessions = self.manager.request(who, parsed, probes)
-        self._count(offerset.result, len(sessions))
-        doc = render.render_offerset(offerset, sessions, self.base_url())
-        self.set_header("Content-Location", doc["meta"]["url"])
-        self.answer(doc)
-
-    async def measure(self, parsed: ParseResult) -> Mapping[str, Probe]:
-        """The size of the request's remote data, within the caller's budget (``X-Execplanner-Timeout``
-        of an aggregator) when it gives one."""
-        caller = parse_timeout(self.request.headers.get(TIMEOUT_HEADER))
-        return await self.manager.measure(parsed, budget(self.manager.policy.data.probe_timeout, caller))
-
-    def _count(self, result: str, offers: int) -> None:
-        metrics = self.settings["metrics"]
-        metrics.offersets.labels(result).inc()
-        metrics.offers.inc(offers)
+        self.reply(await self.broker.request(who, self.body(), self.call()))
 
 
-class DirectHandler(RequestsHandler):
+class DirectHandler(BaseHandler):
     """``POST direct``: request and accept the first offer in one call."""
 
     endpoint = "direct"
 
     async def post(self) -> None:
         who = self.require(scopes.SESSIONS)
-        self.manager.check_rate(who)
-        self.manager.check_session_limit(who)
         try:
             doc = self.body()
         except web.HTTPError as e:
             if e.status_code != 400:
                 raise
-            # the standard's answer to a direct request that gives no session: 400 and a FAILED session
-            problem = msg.error(msg.SYNTAX, "${problem}", path="$", problem=e.log_message or "bad body")
-            self.answer(render.render_direct_failure([problem], self.base_url()), 400)
+            # the standard's answer to a direct request that gives no session: 400, a FAILED session
+            self.reply(self.broker.direct_failure(e.log_message or "bad body", self.call()))
             return
-        parsed = parse_request(doc, now=self.manager.clock())
-        if self.federation is not None and self.federation.active:  # the first merged offer
-            status, answer, offerset = await self.federation.direct(
-                who, doc, parsed, self.request.headers, self.base_url()
-            )
-            self._count(offerset.result, len(offerset.sessions))
-            if status == 200:
-                self.set_header("Content-Location", answer["meta"]["url"])
-            self.answer(answer, status)
-            return
-        session, offerset = self.manager.direct(who, parsed, await self.measure(parsed))
-        self._count(offerset.result, len(offerset.sessions))
-        if session is None:
-            self.answer(render.render_direct_failure(offerset.messages, self.base_url()), 400)
-            return
-        doc = render.render_session(session, self.base_url())
-        self.set_header("Content-Location", doc["meta"]["url"])
-        self.answer(doc)
+        self.reply(await self.broker.direct(who, doc, self.call()))
 
 
 class OffersetHandler(BaseHandler):
     endpoint = "offersets"
 
-    def get(self, uuid: str) -> None:
+    async def get(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
-        try:
-            offerset, sessions = self.manager.offerset(who, uuid)
-        except NotFound as e:
-            raise self.not_found(e) from e
-        doc = render.render_offerset(offerset, sessions, self.base_url())
-        if self.federation is not None:  # a merged offerset: the peers' offers as last known
-            doc["offers"] = self.federation.offerset_offers(offerset, doc["offers"])
-        self.answer(doc)
+        self.reply(await self.broker.offerset(who, uuid, self.call()))
 
 
 class SessionHandler(BaseHandler):
     endpoint = "sessions"
     body_hint = ("an update as JSON or YAML, e.g. "
                  "{kind: uri:enum-value-update, path: phase, value: ACCEPTED}")
+    style = V1
 
     async def get(self, uuid: str) -> None:
         who = self.require(scopes.REQUEST)
-        try:
-            session = self.manager.session(who, uuid)
-        except NotFound as e:
-            if self.federation is None:
-                raise self.not_found(e) from e
-            self.answer(await self._relayed(self.federation.session(who, uuid, self._auth())))
-            return
-        self.answer(render.render_session(session, self.base_url()))
+        self.reply(await self.broker.session(who, uuid, self.call(), style=self.style))
 
     async def post(self, uuid: str) -> None:
         who = self.require(scopes.SESSIONS)
-        doc = self.body()
+        target = self.target(uuid)
+        self.reply(await self.broker.update(who, uuid, target, self.call(), style=self.style))
+
+    def target(self, uuid: str) -> Phase:
+        """The phase the body asks for; 400 naming what is wrong."""
         try:
-            target = parse_update(doc)
+            return parse_update(self.body())
         except UpdateError as e:
             raise web.HTTPError(400, str(e)) from e
-        fed = self.federation
-        if fed is not None and self.manager.record(uuid) is None:  # a peer's offer: the peer does it
-            self.answer(await self._relayed(fed.update(who, uuid, target, self._auth())))
-            return
-        session = self._update(who, uuid, target)
-        if fed is not None and target is Phase.ACCEPTED:  # reject the peers' offers of the same set
-            await fed.after_local_accept(session, self._auth())
-            session = self.manager.session(who, uuid)
-        self.answer(render.render_session(session, self.base_url()))
-
-    def _auth(self) -> str | None:
-        return self.request.headers.get("Authorization")
-
-    async def _relayed(self, call: Any) -> Any:
-        try:
-            return await call
-        except NotFound as e:
-            raise self.not_found(e) from e
-        except FederationError as e:
-            raise web.HTTPError(e.status, str(e)) from e
-
-    def _update(self, who: Identity, uuid: str, target: Phase) -> Any:
-        try:
-            return self.manager.update(who, uuid, target)
-        except NotFound as e:
-            raise self.not_found(e) from e
-        except Conflict as e:
-            raise web.HTTPError(409, str(e)) from e
 
 
 class ProgressReportHandler(BaseHandler):
@@ -472,19 +408,10 @@ class SessionsHandler(BaseHandler):
         who = self.require(scopes.REQUEST)
         include_offers = self.flag("offers")
         owner = self.get_argument("owner", None)
-        records = self.manager.sessions(who, owner=owner, include_offers=include_offers)
-        base = self.base_url()
-        docs = [render.render_session(r, base) for r in records]
-        if self.federation is not None:  # and the sessions peers run for the caller through us
-            relayed = await self.federation.sessions(
-                who, owner=owner, include_offers=include_offers,
-                auth=self.request.headers.get("Authorization"),
-            )
-            docs = newest_first([*docs, *relayed]) if relayed else docs
-        self.answer({"sessions": docs})
+        self.reply(await self.broker.sessions(who, self.call(), owner=owner, include_offers=include_offers))
 
 
-class Request2023Handler(RequestsHandler):
+class Request2023Handler(BaseHandler):
     """``POST request``: the 2023 ExecutionPlanner draft's ``request:`` document."""
 
     endpoint = "request2023"
@@ -492,13 +419,7 @@ class Request2023Handler(RequestsHandler):
 
     async def post(self) -> None:
         who = self.require(scopes.REQUEST)
-        self.manager.check_rate(who)
-        parsed = draft2023.parse_request_2023(self.body(), now=self.manager.clock())
-        probes = await self.measure(parsed)
-        offerset, sessions = self.manager.request(who, parsed, probes)
-        self._count(offerset.result, len(sessions))
-        self.set_header("Content-Location", f"{self.base_url()}offersets/{offerset.uuid}")
-        self.answer(draft2023.render_response_2023(offerset, sessions))
+        self.reply(await self.broker.request(who, self.body(), self.call(), style=DRAFT_2023))
 
 
 class Offer2023Handler(SessionHandler):
@@ -506,24 +427,19 @@ class Offer2023Handler(SessionHandler):
 
     endpoint = "offers2023"
     body_hint = "a 2023 ExecutionPlanner 'offer:' update as JSON or YAML, e.g. {offer: {state: ACCEPTED}}"
+    style = DRAFT_2023
 
-    def get(self, uuid: str) -> None:
-        who = self.require(scopes.REQUEST)
-        try:
-            session = self.manager.session(who, uuid)
-        except NotFound as e:
-            raise web.HTTPError(404, f"Offer {uuid} not found.") from e
-        self.answer(draft2023.render_offer_2023(session))
-
-    def post(self, uuid: str) -> None:
-        who = self.require(scopes.SESSIONS)
+    def target(self, uuid: str) -> Phase:
         try:
             target, ident = draft2023.parse_offer_update_2023(self.body())
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from e
         if ident is not None and ident != uuid:
             raise web.HTTPError(400, f"offer.ident {ident!r} does not match the URL's {uuid!r}.")
-        self.answer(draft2023.render_offer_2023(self._update(who, uuid, target)))
+        return target
+
+    def not_found(self, error: NotFound) -> web.HTTPError:
+        return web.HTTPError(404, f"Offer {self.path_args[0] if self.path_args else ''} not found.")
 
 
 class OAuthCallbackHandler(HubOAuthCallbackHandler):

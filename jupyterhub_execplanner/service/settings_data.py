@@ -2,20 +2,103 @@
 the rules and figures for data it must download. See docs/data-and-costs.md.
 
 A part of :class:`~.settings.ExecPlanner`: set these as ``c.ExecPlanner.<name>`` or as keyword arguments
-of ``setup_execplanner``."""
+of ``setup_execplanner``. ``prices`` and ``data_collections`` are checked against a JSON Schema
+(:data:`PRICES_SCHEMA`, :data:`COLLECTIONS_SCHEMA`: their shape, with the fix in each message), then
+read by the planner's own parsers, whose result is kept for the service."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from traitlets import Dict, Float, List, TraitError, Unicode, validate
-from traitlets.config import Configurable
 
-from .traits import CONFIG_SECTION
+from .traits import CONFIG_SECTION, Duration, Settings, check_schema
+
+_RATES = {
+    "core_hour": "money per core-hour",
+    "gib_hour": "money per GiB-hour of memory",
+    "gpu_hour": "money per GPU-hour",
+    "kwh_per_core_hour": "kWh per core-hour",
+    "kwh_per_gib_hour": "kWh per GiB-hour",
+    "kwh_per_gpu_hour": "kWh per GPU-hour",
+    "carbon_per_kwh": "gCO2 per kWh",
+}
+PRICES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a dict of profile slug (or '*', every other profile) to its prices, like "
+    "{'*': {'core_hour': 0.05, 'currency': 'EUR'}}",
+    "additionalProperties": {
+        "type": "object",
+        "description": "a dict of prices like {'core_hour': 0.05, 'gib_hour': 0.01, 'currency': 'EUR'}",
+        "properties": {
+            **{
+                key: {"type": "number", "minimum": 0, "description": f"a number >= 0 ({what})"}
+                for key, what in _RATES.items()
+            },
+            "currency": {
+                "type": "string",
+                "pattern": r"\S",
+                "description": "a currency code such as 'EUR'",
+            },
+        },
+        "additionalProperties": False,
+    },
+}
+
+_MATCH_RULES = ("ivoid_prefix", "url_prefix", "s3_bucket", "rucio_scope")
+_PREFIXES = {
+    "type": ["string", "array"],
+    "items": {"type": "string", "minLength": 1},
+}
+COLLECTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a dict of collection name to its description, like {'survey': {'path': "
+    "'/data/survey', 'url_prefix': 'https://archive.example.org/survey/'}}",
+    "additionalProperties": {
+        "type": "object",
+        "description": "a dict like {'path': '/data/survey', 'url_prefix': "
+        "'https://archive.example.org/survey/'}",
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "the absolute path where a server sees the collection, like '/data/survey'",
+            },
+            "ivoid_prefix": {
+                **_PREFIXES,
+                "description": "an ivoid prefix or a list of them, like 'ivo://example.org/survey'",
+            },
+            "url_prefix": {
+                **_PREFIXES,
+                "description": "a URL prefix or a list of them, like 'https://archive.example.org/survey/'",
+            },
+            "s3_bucket": {"type": "string", "description": "the name of one S3 bucket, like 'survey'"},
+            "s3_prefix": {"type": "string", "description": "a key prefix in the bucket, like 'dr1/'"},
+            "rucio_scope": {"type": "string", "description": "one Rucio scope, like 'survey'"},
+            "volume": {
+                "type": "object",
+                "description": "a Kubernetes volume without its name, like "
+                "{'persistentVolumeClaim': {'claimName': 'survey'}}",
+            },
+        },
+        "additionalProperties": False,
+        "allOf": [{
+            "description": "has no rule to match data: give ivoid_prefix, url_prefix, s3_bucket or "
+            "rucio_scope",
+            "anyOf": [{"required": [key]} for key in _MATCH_RULES],
+        }],
+    },
+}
 
 
-class DataSettings(Configurable):
-    # -- costs and data proximity (issue 6; see docs/data-and-costs.md) ----------------------------------
+class DataSettings(Settings):
+    """Costs and data
+
+    Prices per profile (every offer then quotes money, energy and carbon), the data collections the
+    hub holds (linked into a session, no download), and the rules and figures for data it downloads;
+    see docs/data-and-costs.md."""
+
     # Read by the service (prices, planning) and by the pre-spawn hook (data_collections' volumes).
 
     prices = Dict(
@@ -87,10 +170,10 @@ class DataSettings(Configurable):
         """,
     ).tag(config=True)
 
-    data_probe_timeout = Float(
-        5.0,
+    data_probe_timeout = Duration(
+        5,
         help="""
-        Seconds to wait for the size of remote data (an HTTP HEAD of each URL, asked concurrently
+        How long to wait for the size of remote data (an HTTP HEAD of each URL, asked concurrently
         before planning) when the request does not give it. Unknown sizes add no time to the
         offer. A request forwarded by an aggregator (``X-Execplanner-Timeout``) gets less: the
         caller's budget. At most 20 URLs of a request are measured. Default: 5 seconds.
@@ -136,29 +219,73 @@ class DataSettings(Configurable):
 
     @validate("prices")
     def _validate_prices(self, proposal: Any) -> dict:
-        from ..costs import parse_prices
+        check_schema(proposal.value, PRICES_SCHEMA, "prices")
+        return self._keep("prices", proposal.value, _price_book(proposal.value))
 
-        try:
-            parse_prices(proposal.value, f"{CONFIG_SECTION}.prices")
-        except ValueError as e:
-            raise TraitError(str(e)) from None
-        return proposal.value
+    @validate("data_collections")
+    def _validate_data_collections(self, proposal: Any) -> dict:
+        check_schema(proposal.value, COLLECTIONS_SCHEMA, "data_collections")
+        return self._keep("data_collections", proposal.value, _collections(proposal.value))
 
-    @validate("data_collections", "data_bandwidth")
-    def _validate_data(self, proposal: Any) -> dict:
-        from ..platform.datasets import parse_bandwidth, parse_collections
+    @validate("data_bandwidth")
+    def _validate_data_bandwidth(self, proposal: Any) -> dict:
+        return self._keep("data_bandwidth", proposal.value, _bandwidth(proposal.value))
 
-        read = parse_collections if proposal.trait.name == "data_collections" else parse_bandwidth
-        try:
-            read(proposal.value, f"{CONFIG_SECTION}.{proposal.trait.name}")
-        except ValueError as e:
-            raise TraitError(str(e)) from None
-        return proposal.value
-
-    @validate("data_default_bandwidth", "data_probe_timeout")
+    @validate("data_default_bandwidth")
     def _validate_positive_float(self, proposal: Any) -> float:
         if isinstance(proposal.value, bool) or not proposal.value > 0:
             raise TraitError(
                 f"{CONFIG_SECTION}.{proposal.trait.name} must be a positive number, not {proposal.value!r}"
             )
         return float(proposal.value)
+
+    def price_book(self) -> Any:
+        """The prices as the planner quotes them (a ``planning.policy.PriceBook``)."""
+        return self._parsed("prices", _price_book)
+
+    def data_config(self) -> Any:
+        """The data settings as the planner and the probe use them (a
+        ``platform.datasets.DataConfig``), from the collections and bandwidths their validators read."""
+        from ..platform.datasets import DataConfig
+
+        return DataConfig(
+            collections=self._parsed("data_collections", _collections),
+            bandwidth=self._parsed("data_bandwidth", _bandwidth),
+            default_bandwidth=self.data_default_bandwidth,
+            denied=tuple(self.data_denied_sources),
+            allowed=tuple(self.data_allowed_sources),
+            s3_endpoint=self.data_s3_endpoint or None,
+            # these three are RunSettings' and ServiceSettings': ExecPlanner has every concept's
+            max_bytes=int(self.preload_max_data_size),  # type: ignore[attr-defined]
+            max_seconds=float(self.spawn_timeout),  # type: ignore[attr-defined]
+            probe_timeout=self.data_probe_timeout,
+            fetch_allowed_hosts=tuple(self.fetch_allowed_hosts),
+            own_urls=(self.public_url,) if self.public_url else (),  # type: ignore[attr-defined]
+        )
+
+
+def _price_book(value: Any) -> Any:
+    from ..planning.policy import parse_prices
+
+    try:
+        return parse_prices(value, f"{CONFIG_SECTION}.prices")
+    except ValueError as e:
+        raise TraitError(str(e)) from None
+
+
+def _collections(value: Any) -> Any:
+    from ..platform.datasets import parse_collections
+
+    try:
+        return parse_collections(value, f"{CONFIG_SECTION}.data_collections")
+    except ValueError as e:
+        raise TraitError(str(e)) from None
+
+
+def _bandwidth(value: Any) -> Any:
+    from ..platform.datasets import parse_bandwidth
+
+    try:
+        return parse_bandwidth(value, f"{CONFIG_SECTION}.data_bandwidth")
+    except ValueError as e:
+        raise TraitError(str(e)) from None

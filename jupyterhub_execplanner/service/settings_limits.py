@@ -10,13 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from traitlets import Float, Int, TraitError, validate
-from traitlets.config import Configurable
 
 from ..sessions.limits import Limits
-from .traits import CONFIG_SECTION
+from .traits import CONFIG_SECTION, Settings
 
 
-class LimitSettings(Configurable):
+class LimitSettings(Settings):
+    """Per-user limits
+
+    How much of the hub one user may hold or ask for, so no one can starve the others. Each applies
+    to every hub user and service on its own; the broker's admins (the ``custom:execplanner:admin``
+    scope) have none. 0 turns a limit off."""
+
     limit_open_offers = Int(
         20,
         help="""

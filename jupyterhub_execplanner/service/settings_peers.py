@@ -1,22 +1,65 @@
 """Federation: peers this hub asks too, as an aggregator. See docs/federation.md.
 
 A part of :class:`~.settings.ExecPlanner`: set these as ``c.ExecPlanner.<name>`` or as keyword arguments
-of ``setup_execplanner``."""
+of ``setup_execplanner``. ``peers`` is checked against :data:`PEERS_SCHEMA` (its shape: the keys and
+their types, with the fix in each message), then by ``federation.peerconfig.check_peers`` (exactly one
+credential, names used once); the checked peers are kept for the service."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Dict, Float, Int, List, TraitError, validate
-from traitlets.config import Configurable
+from traitlets import Dict, Int, List, TraitError, validate
 
-from .traits import CONFIG_SECTION
+from .traits import CONFIG_SECTION, Duration, Settings, check_schema
+
+PEERS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "a list of peers like [{'name': 'hub-b', 'url': 'https://hub-b.example.org', "
+    "'token_env': 'HUB_B_TOKEN'}]",
+    "items": {
+        "type": "object",
+        "description": "a dict with 'name', 'url' and one of 'token', 'token_env' or 'forward_token'",
+        "required": ["name", "url"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+                "description": "a short name of letters, digits, '.', '_' or '-' (it appears in "
+                "messages), like 'hub-b'",
+            },
+            "url": {
+                "type": "string",
+                "pattern": r"^https?://[^/\s]+",
+                "description": "the peer's hub or broker URL, like https://hub-b.example.org or "
+                "https://hub-b.example.org/services/execplanner/",
+            },
+            "token": {
+                "type": "string",
+                "pattern": r"\S",
+                "writeOnly": True,
+                "description": "a token the peer's hub gave this hub (or use 'token_env')",
+            },
+            "token_env": {
+                "type": "string",
+                "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                "description": "the name of an environment variable that holds the token, like HUB_B_TOKEN",
+            },
+            "forward_token": {
+                "type": "boolean",
+                "description": "true (send each caller's own token on) or false",
+            },
+        },
+        "additionalProperties": False,
+    },
+}
 
 
-class PeerSettings(Configurable):
-    # -- federation (issue 6): peers, and this hub as an aggregator ---------------------------------
-    # Read by the service. With peers, POST requests (and POST direct) also ask them and merge their
-    # offers with this hub's own; see docs/federation.md.
+class PeerSettings(Settings):
+    """Federation
+
+    With peers, this hub also aggregates: ``POST requests`` (and ``POST direct``) asks every peer at
+    once and merges their offers with its own; see docs/federation.md."""
 
     peers = List(
         Dict(),
@@ -40,13 +83,14 @@ class PeerSettings(Configurable):
         """,
     ).tag(config=True)
 
-    peer_timeout = Float(
-        5.0,
+    peer_timeout = Duration(
+        5,
+        at_most=300,
         help="""
-        Seconds this hub waits for each peer's answer to a request; a peer slower than that appears
-        as a warning message in the merged answer. A request forwarded by another aggregator waits
-        less when that aggregator waits less. Also the timeout of each relayed read or change of a
-        peer's session. Default: 5 seconds.
+        How long this hub waits for each peer's answer to a request (at most 300 seconds); a peer
+        slower than that appears as a warning message in the merged answer. A request forwarded by
+        another aggregator waits less when that aggregator waits less. Also the timeout of each
+        relayed read or change of a peer's session. Default: 5 seconds.
         """,
     ).tag(config=True)
 
@@ -62,24 +106,25 @@ class PeerSettings(Configurable):
 
     @validate("peers")
     def _validate_peers(self, proposal: Any) -> list:
-        from ..federation.peerconfig import PeerConfigError, check_peers
-
-        try:
-            check_peers(proposal.value, f"{CONFIG_SECTION}.peers")
-        except PeerConfigError as e:
-            raise TraitError(str(e)) from e
-        return list(proposal.value)
-
-    @validate("peer_timeout")
-    def _validate_peer_timeout(self, proposal: Any) -> float:
-        if isinstance(proposal.value, bool) or not 0 < proposal.value <= 300:
-            raise TraitError(
-                f"{CONFIG_SECTION}.peer_timeout must be seconds between 0 and 300, not {proposal.value!r}"
-            )
-        return float(proposal.value)
+        check_schema(proposal.value, PEERS_SCHEMA, "peers", entry="peer")
+        value = list(proposal.value)
+        return self._keep("peers", value, _check_peers(value))
 
     @validate("max_hops")
     def _validate_max_hops(self, proposal: Any) -> int:
         if isinstance(proposal.value, bool) or not 1 <= proposal.value <= 10:
             raise TraitError(f"{CONFIG_SECTION}.max_hops must be between 1 and 10, not {proposal.value!r}")
         return proposal.value
+
+    def peer_specs(self) -> list[Any]:
+        """The peers, checked (``federation.peerconfig.PeerSpec``s), as their validator left them."""
+        return list(self._parsed("peers", _check_peers))
+
+
+def _check_peers(value: Any) -> list[Any]:
+    from ..federation.peerconfig import PeerConfigError, check_peers
+
+    try:
+        return check_peers(value, f"{CONFIG_SECTION}.peers")
+    except PeerConfigError as e:
+        raise TraitError(str(e)) from None

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
-from traitlets.config import Configurable
+from traitlets import Bool, Int, List, TraitError, Unicode, validate
 
-from .traits import CONFIG_SECTION, duration_trait, to_seconds
+from .traits import CONFIG_SECTION, Duration, Settings
 
 
-class RunSettings(Configurable):
+class RunSettings(Settings):
+    """Running accepted sessions
+
+    After an offer is accepted, the phase driver starts the session's named server at the offered
+    time, and a preload in that server fetches the notebook, installs its requirements and downloads
+    its data before Jupyter starts; these settings bound what the preload may fetch and install, and
+    how long each step may take."""
+
     # -- preloading a session's server (spawner hook and singleuser preload) ---------------------------
     # Read by the pre-spawn hook in the hub process from the hub's config (c.ExecPlanner.*), and passed
     # to the preload that runs in the session's server before jupyterhub-singleuser.
@@ -34,20 +40,21 @@ class RunSettings(Configurable):
         """,
     ).tag(config=True)
 
-    preload_timeout = Float(
-        60.0,
+    preload_timeout = Duration(
+        60,
         help="""
-        Seconds a session's server may spend on each download (notebook, requirements file, each data
+        How long a session's server may spend on each download (notebook, requirements file, each data
         resource), and the connect and read timeout of each. Default: 60 seconds.
         """,
     ).tag(config=True)
 
-    preload_start_timeout = Int(
+    preload_start_timeout = Duration(
         600,
+        whole=True,
         help="""
         How long the hub waits for a session's server to answer, preload included (installing the
-        requirements may take minutes): a session's spawner gets ``http_timeout`` at least this many
-        seconds. It also bounds the installer's run. Default: 600 seconds.
+        requirements may take minutes): a session's spawner gets ``http_timeout`` at least this long
+        (rounded up to whole seconds). It also bounds the installer's run. Default: 600 seconds.
         """,
     ).tag(config=True)
 
@@ -108,19 +115,11 @@ class RunSettings(Configurable):
         """,
     ).tag(config=True)
 
-    @validate("preload_max_notebook_size", "preload_max_data_size", "preload_start_timeout")
+    @validate("preload_max_notebook_size", "preload_max_data_size")
     def _validate_positive_int(self, proposal: Any) -> int:
         if isinstance(proposal.value, bool) or proposal.value < 1:
             raise TraitError(
                 f"{CONFIG_SECTION}.{proposal.trait.name} must be a positive number, not {proposal.value!r}"
-            )
-        return proposal.value
-
-    @validate("preload_timeout")
-    def _validate_preload_timeout(self, proposal: Any) -> float:
-        if proposal.value <= 0:
-            raise TraitError(
-                f"{CONFIG_SECTION}.preload_timeout must be positive seconds, not {proposal.value!r}"
             )
         return proposal.value
 
@@ -147,10 +146,11 @@ class RunSettings(Configurable):
     # Read by the service. The driver starts each accepted session's server through the hub's API at
     # the offer's preparing start, follows it to AVAILABLE and RUNNING, and stops it at the end.
 
-    driver_interval = Float(
-        1.0,
+    driver_interval = Duration(
+        1,
+        zero=True,
         help="""
-        Seconds between the phase driver's passes over the sessions in flight (it also wakes at once
+        The time between the phase driver's passes over the sessions in flight (it also wakes at once
         when a session is accepted or cancelled). Each pass reads their servers from the hub, starts
         waiting sessions whose time has come and stops ended ones. 0 turns the driver off: the broker
         then only plans, and accepted sessions stay ACCEPTED. Default: 1 second.
@@ -165,23 +165,14 @@ class RunSettings(Configurable):
         """,
     ).tag(config=True)
 
-    spawn_timeout = duration_trait(
-        600.0,
+    spawn_timeout = Duration(
+        600,
         help="""
-        How long a session's server may take to be ready after its preparing starts (seconds or ISO
-        8601), preload included; a server not ready by then is stopped and the session FAILED.
-        Keep it at least ``preload_start_timeout``, which bounds the same wait on the hub's side.
-        Default: 600 seconds.
+        How long a session's server may take to be ready after its preparing starts, preload
+        included; a server not ready by then is stopped and the session FAILED. Keep it at least
+        ``preload_start_timeout``, which bounds the same wait on the hub's side. Default: 600 seconds.
         """,
-    )
-
-    @validate("driver_interval")
-    def _validate_driver_interval(self, proposal: Any) -> float:
-        if proposal.value < 0:
-            raise TraitError(
-                f"{CONFIG_SECTION}.driver_interval must be seconds >= 0 (0: off), not {proposal.value!r}"
-            )
-        return proposal.value
+    ).tag(config=True)
 
     @validate("max_concurrent_spawns")
     def _validate_max_concurrent_spawns(self, proposal: Any) -> int:
@@ -190,7 +181,3 @@ class RunSettings(Configurable):
                 f"{CONFIG_SECTION}.max_concurrent_spawns must be at least 1, not {proposal.value!r}"
             )
         return proposal.value
-
-    @validate("spawn_timeout")
-    def _validate_spawn_timeout(self, proposal: Any) -> float:
-        return to_seconds(proposal.value, proposal.trait.name)

@@ -143,21 +143,22 @@ def request_refusal(limits: Limits, holdings: Holdings, now: datetime) -> Messag
             " = ${limit}): accept or reject the offers you asked for before, or wait for them to "
             "expire (the next in ${seconds} s).",
             path="$", held=holdings.open_offers, limit=limits.open_offers,
-            seconds=_wait(holdings.next_offer_expiry, now),
+            seconds=_wait(holdings.next_offer_expiry, now), at=now,
         )
     if limits.core_hours and holdings.core_hours >= limits.core_hours:
-        return core_hours_refusal(limits, holdings.core_hours)
+        return core_hours_refusal(limits, holdings.core_hours, now=now)
     return None
 
 
-def core_hours_refusal(limits: Limits, held: float, offer: float | None = None) -> Message:
+def core_hours_refusal(limits: Limits, held: float, offer: float | None = None, *,
+                       now: datetime | None = None) -> Message:
     more = "" if offer is None else " and the smallest offer would add ${offer}"
     return msg.error(
         LIMIT,
         "You hold ${held} core-hours of this hub's capacity from now on" + more + ", past its limit "
         "per user (ExecPlanner.limit_core_hours = ${limit}): cancel sessions or reject offers you do "
         "not need, or ask for fewer cores or a shorter duration.",
-        path="$", held=f"{held:.1f}", limit=f"{limits.core_hours:g}",
+        path="$", held=f"{held:.1f}", limit=f"{limits.core_hours:g}", at=now,
         **({} if offer is None else {"offer": f"{offer:.1f}"}),
     )
 

@@ -30,13 +30,13 @@ from ..model import messages as msg
 from ..model.messages import Message
 from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
 from ..model.parse import ParseResult
-from ..model.phases import CLIENT, HOLDING, SERVICE, Phase, TransitionError, transition
-from ..nodefit import NodeFit, fit_to_nodes, platform_unavailable
+from ..model.phases import CLIENT, HOLDING, IN_FLIGHT, SERVICE, Phase, TransitionError, transition
 from ..owners import hub_name, owner_key
-from ..planner import PlannerPolicy, plan
+from ..planning.nodefit import NodeFit, fit_to_nodes, platform_unavailable
+from ..planning.planner import plan
+from ..planning.policy import PlannerPolicy
 from ..platform.calendar import Calendar
-from ..platform.datasets import EMPTY, Probe, to_probe
-from ..platform.probe import probe_sizes
+from ..platform.datasets import EMPTY, Probe
 from ..platform.profiles import Profile
 from .limits import (
     Held,
@@ -49,19 +49,10 @@ from .limits import (
     request_refusal,
     session_refusal,
 )
+from .relayed import RelayedBook
 from .store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-# the phases of an accepted session the phase driver still drives
-IN_FLIGHT = (
-    Phase.ACCEPTED,
-    Phase.WAITING,
-    Phase.PREPARING,
-    Phase.AVAILABLE,
-    Phase.RUNNING,
-    Phase.RELEASING,
-)
 
 
 @dataclass(frozen=True)
@@ -120,6 +111,8 @@ class SessionManager:
         self.limits = limits if limits is not None else Limits()
         self.ledger = Ledger()
         self.rate = RateWindow(self.limits.requests_per_minute)
+        # the peers' offers and sessions this broker relays (federation): kept here too
+        self.relayed = RelayedBook(store, lambda: self.clock())
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -151,18 +144,6 @@ class SessionManager:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def measure(self, parsed: ParseResult, timeout: float | None = None) -> Mapping[str, Probe]:
-        """The sizes of the remote data a request would download (HTTP HEAD, concurrently, bounded
-        by ``policy.data.probe_timeout`` and by ``timeout``, the caller's budget, when given;
-        redirects re-checked against the source policy), for :meth:`request`; asked before planning
-        so that planning stays synchronous and pure. Nothing is asked for a request that is a NO."""
-        if not parsed.ok or parsed.request is None or not parsed.request.data:
-            return EMPTY
-        data = self.policy.data
-        urls = to_probe(parsed.request, data)
-        limit = data.probe_timeout if timeout is None else min(data.probe_timeout, timeout)
-        return await probe_sizes(urls, timeout=limit, config=data)
-
     def request(
         self, who: Identity, parsed: ParseResult, probes: Mapping[str, Probe] = EMPTY
     ) -> tuple[OfferSetRecord, list[SessionRecord]]:
@@ -176,13 +157,13 @@ class SessionManager:
         unhealthy = self.health() if self.health is not None else None
         limited = None if who.admin else request_refusal(self.limits, self.holdings(who), now)
         if parsed.ok and parsed.request is not None and unhealthy:
-            notes = [*notes, platform_unavailable(unhealthy)]
+            notes = [*notes, platform_unavailable(unhealthy, now=now)]
         elif parsed.ok and parsed.request is not None and limited is not None:
             notes = [*notes, limited]
         elif parsed.ok and parsed.request is not None:
             profiles, short = self.profiles, []
             if self.node_fit is not None:
-                profiles, short = fit_to_nodes(parsed.request, self.profiles, self.node_fit)
+                profiles, short = fit_to_nodes(parsed.request, self.profiles, self.node_fit, now=now)
             result = plan(parsed.request, profiles, self.calendar, now=now, policy=self.policy,
                           probes=probes)
             offers, notes = result.offers, [*notes, *result.messages]
@@ -270,6 +251,10 @@ class SessionManager:
 
     # -- for the phase driver (no identity: the service's own reads and notes) ---------------------
 
+    def knows(self, uuid: str) -> bool:
+        """Whether this broker holds an offer or session with this uuid, its own or relayed."""
+        return self.relayed.get(uuid) is not None or self.record(uuid) is not None
+
     def record(self, uuid: str) -> SessionRecord | None:
         """A session as stored, whoever owns it."""
         return self.store.session(uuid) if _is_uuid(uuid) else None
@@ -330,6 +315,7 @@ class SessionManager:
                 "${who} set the phase to ${phase}.",
                 who=who.name,
                 phase=target.value,
+                at=now,
             )
         )
         changed = [record]
@@ -358,6 +344,7 @@ class SessionManager:
                         "urn:sibling-accepted",
                         "Offer ${uuid} of the same offerset was accepted.",
                         uuid=accepted,
+                        at=now,
                     )
                 )
                 changed.append(sibling)
@@ -439,7 +426,7 @@ class SessionManager:
         if kept:
             return kept, None
         smallest = min(core_hours(o.cores, o.prepare_start, o.release_end, now) for o in offers)
-        return [], core_hours_refusal(self.limits, held, smallest)
+        return [], core_hours_refusal(self.limits, held, smallest, now=now)
 
     # -- internals ------------------------------------------------------------------------------
 

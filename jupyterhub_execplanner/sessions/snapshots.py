@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from ..model.timing import utc as _utc  # SQLite gives back naive datetimes; we store UTC
 from .store import _guarded
 
 metadata = MetaData()
@@ -59,10 +60,6 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -34,9 +34,16 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..model.messages import Message, format_time, parse_time
-from ..model.offer import DataPlacement, Figure, OfferPlan, OfferSetRecord, SessionRecord
+from ..model.offer import (
+    DataPlacement,
+    Figure,
+    OfferPlan,
+    OfferSetRecord,
+    SessionRecord,
+)
 from ..model.phases import Phase
 from ..model.render import request_from_doc, request_to_doc
+from ..model.timing import utc as _utc  # SQLite gives back naive datetimes; we store UTC
 
 metadata = MetaData()
 
@@ -72,31 +79,6 @@ sessions = Table(
     Index("ix_execplanner_sessions_phase", "phase"),
 )
 
-
-# -- federation (issue 6): offers relayed from peer brokers, and this broker's own id ------------------
-# Kept apart from the sessions table on purpose: a relayed offer holds no capacity here and is never
-# driven by the phase driver; the peer that made it owns it.
-
-relayed = Table(
-    "execplanner_relayed",
-    metadata,
-    Column("uuid", String(36), primary_key=True),  # the peer's session uuid
-    Column("offerset", String(36), nullable=False, index=True),  # our merged offerset
-    Column("owner", String(255), nullable=False, index=True),
-    Column("peer", String(64), nullable=False),
-    Column("remote_url", Text, nullable=False),
-    Column("phase", String(16), nullable=False),
-    Column("doc", JSON, nullable=False),  # the peer's last known document
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("modified", DateTime(timezone=True), nullable=False),
-)
-
-federation_meta = Table(
-    "execplanner_federation",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
 
 _INSERT_OFFERSET = offersets.insert()
 _INSERT_SESSION = sessions.insert()
@@ -140,11 +122,6 @@ def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
             raise StoreUnavailable(unavailable_reason(e)) from e
 
     return guarded
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; every time we store is UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def offer_to_dict(offer: OfferPlan) -> dict[str, Any]:
@@ -261,18 +238,7 @@ class Store:
             return
         with self.engine.begin() as conn:
             for r in rows:
-                conn.execute(
-                    update(sessions)
-                    .where(sessions.c.uuid == r.uuid)
-                    .values(
-                        phase=r.phase.value,
-                        modified=r.modified,
-                        messages=[m.to_dict() for m in r.messages],
-                        connectors=r.connectors,
-                        server_name=r.server_name,
-                        remote_url=r.remote_url,
-                    )
-                )
+                conn.execute(update(sessions).where(sessions.c.uuid == r.uuid).values(**self._changing(r)))
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -361,22 +327,29 @@ class Store:
         }
 
     @staticmethod
-    def _session_row(r: SessionRecord, request_doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _changing(r: SessionRecord) -> dict[str, Any]:
+        """The columns of a session that change after it is made (what :meth:`save_sessions` writes)."""
+        return {
+            "phase": r.phase.value,
+            "modified": r.modified,
+            "messages": [m.to_dict() for m in r.messages],
+            "connectors": r.connectors,
+            "server_name": r.server_name,
+            "remote_url": r.remote_url,
+        }
+
+    @classmethod
+    def _session_row(cls, r: SessionRecord, request_doc: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "uuid": r.uuid,
             "offerset": r.offerset,
             "owner": r.owner,
             "name": r.name,
-            "phase": r.phase.value,
             "created": r.created,
-            "modified": r.modified,
             "expires": r.expires,
             "request": request_doc if request_doc is not None else request_to_doc(r.request),
             "offer": offer_to_dict(r.offer),
-            "messages": [m.to_dict() for m in r.messages],
-            "connectors": r.connectors,
-            "server_name": r.server_name,
-            "remote_url": r.remote_url,
+            **cls._changing(r),
         }
 
     @staticmethod
@@ -410,109 +383,6 @@ class Store:
             remote_url=row.remote_url,
         )
 
-
-    # -- federation (issue 6): relayed offers and the broker id ------------------------------------
-
-    @_guarded
-    def broker_id(self, make: Any) -> str:
-        """This broker's id for Via headers: made once by ``make()`` and kept in the database."""
-        query = select(federation_meta.c.value).where(federation_meta.c.key == "broker_id")
-        with self.engine.begin() as conn:
-            found = conn.execute(query).scalar()
-            if found is None:
-                found = str(make())
-                conn.execute(federation_meta.insert(), [{"key": "broker_id", "value": found}])
-        return str(found)
-
-    @_guarded
-    def add_relayed(self, offerset: OfferSetRecord, rows: Sequence[Any]) -> None:
-        """Save a merged offerset (its result, messages and offer order) and the peers' offers in it."""
-        values = [self._relayed_row(r) for r in rows]
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(offersets)
-                .where(offersets.c.uuid == offerset.uuid)
-                .values(
-                    result=offerset.result,
-                    messages=[m.to_dict() for m in offerset.messages],
-                    sessions=list(offerset.sessions),
-                )
-            )
-            if values:
-                conn.execute(relayed.insert(), values)
-
-    @_guarded
-    def save_relayed(self, rows: Iterable[Any]) -> None:
-        """Write the last known phase and document of relayed sessions."""
-        with self.engine.begin() as conn:
-            for r in rows:
-                conn.execute(
-                    update(relayed)
-                    .where(relayed.c.uuid == r.uuid)
-                    .values(phase=r.phase, doc=r.doc, modified=r.modified)
-                )
-
-    @_guarded
-    def relayed_session(self, uuid: str) -> Any:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(relayed).where(relayed.c.uuid == uuid)).first()
-        return self._relayed_from_row(row) if row else None
-
-    @_guarded
-    def relayed_of(self, offerset: str) -> list[Any]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(relayed).where(relayed.c.offerset == offerset)).all()
-        return [self._relayed_from_row(r) for r in rows]
-
-    @_guarded
-    def list_relayed(
-        self, *, owner: str | None = None, exclude: Iterable[str] = (), limit: int = 500
-    ) -> list[Any]:
-        query = select(relayed)
-        if owner is not None:
-            query = query.where(relayed.c.owner == owner)
-        excluded = list(exclude)
-        if excluded:
-            query = query.where(relayed.c.phase.not_in(excluded))
-        query = query.order_by(relayed.c.created.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [self._relayed_from_row(r) for r in rows]
-
-    @_guarded
-    def has_relayed(self) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(relayed.c.uuid).limit(1)).first() is not None
-
-    @staticmethod
-    def _relayed_row(r: Any) -> dict[str, Any]:
-        return {
-            "uuid": r.uuid,
-            "offerset": r.offerset,
-            "owner": r.owner,
-            "peer": r.peer,
-            "remote_url": r.remote_url,
-            "phase": r.phase,
-            "doc": r.doc,
-            "created": r.created,
-            "modified": r.modified,
-        }
-
-    @staticmethod
-    def _relayed_from_row(row: Any) -> Any:
-        from ..federation.merge import RelayedSession  # federation builds on the store, not back
-
-        return RelayedSession(
-            uuid=row.uuid,
-            offerset=row.offerset,
-            owner=row.owner,
-            peer=row.peer,
-            remote_url=row.remote_url,
-            phase=row.phase,
-            doc=dict(row.doc),
-            created=_utc(row.created),
-            modified=_utc(row.modified),
-        )
 
 def _sqlite_pragmas(dbapi_connection: Any, auto_checkpoint: int) -> None:
     """WAL lets readers run during a write; NORMAL sync is durable across a crash of the process."""

@@ -10,7 +10,7 @@ ready server, and the messages that mark a session's life.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -21,7 +21,7 @@ from ..model import kinds as K
 from ..model import messages as msg
 from ..model.messages import Message
 from ..model.offer import SessionRecord
-from ..model.phases import Phase
+from ..model.phases import WITH_SERVER, Phase
 from ..owners import hub_name, is_user
 from ..spawnhook import default_url_for
 
@@ -236,7 +236,7 @@ def needs_server(f: Facts) -> bool:
         return False
     if f.phase.is_terminal:
         return not f.closed
-    return f.phase in (Phase.PREPARING, Phase.AVAILABLE, Phase.RUNNING, Phase.RELEASING)
+    return f.phase in WITH_SERVER
 
 
 # ---- reading a session ----------------------------------------------------------------------------
@@ -381,7 +381,7 @@ def preparing(connectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def note(kind: str, level: str, template: str, now: datetime, **values: Any) -> Message:
     """A message stamped with the driver's clock."""
-    return replace(msg.make(kind, level, template, **values), time=now)
+    return msg.make(kind, level, template, at=now, **values)
 
 
 def failure_reason(record: SessionRecord, hub_message: str | None = None) -> str:

@@ -41,7 +41,7 @@ from ..sessions.store import StoreUnavailable
 from . import decide as D
 from .decide import Act, ServerState, ServerView, Task
 from .hubapi import HubAPI, HubAPIError
-from .recovery import Backoff, mark_hub_restart, read_sessions
+from .recovery import Backoff, give_up, log_failure, mark_hub_restart, read_sessions
 
 log = logging.getLogger(__name__)
 
@@ -197,27 +197,9 @@ class PhaseDriver:
     def _failed(self, uuid: str, error: BaseException) -> None:
         """Count a failure to process a session: back off, and give up after a few in a row."""
         failure = self.backoff.failed(uuid)
-        if isinstance(error, StoreUnavailable):  # a fault of the database, not a bug: no traceback
-            self.log.warning("Session %s waits for the database (%s); trying again in %.0f s", uuid,
-                             error, failure.delay)
-        elif failure.count == 1:
-            self.log.error("Could not process session %s; trying again in %.0f s", uuid,
-                           failure.delay, exc_info=error)
-        else:
-            self.log.warning("Could not process session %s (%s: %s), %d failures in a row; trying "
-                             "again in %.0f s", uuid, type(error).__name__, error, failure.count,
-                             failure.delay)
-        if not failure.give_up or isinstance(error, StoreUnavailable):
-            return  # the database is everybody's trouble, not this session's
-        try:
-            record = self.manager.record(uuid)
-            if record is not None and not record.phase.is_terminal:
-                self._fail(uuid, "The broker could not process this session: ${error}; see the "
-                           "service log.", error=type(error).__name__)
-                self.log.error("Session %s FAILED after %d failures in a row", uuid, failure.count)
-        except Exception as e:
-            self.log.error("Could not mark session %s FAILED (%s: %s); it is left alone for %.0f s "
-                           "at a time", uuid, type(e).__name__, e, failure.delay)
+        log_failure(self.log, uuid, error, failure)
+        if failure.give_up and not isinstance(error, StoreUnavailable):  # the database is not the
+            give_up(self.manager, self.log, uuid, error, failure, self._fail)  # session's fault
 
     def _facts(self, record: SessionRecord, server: ServerView = D.UNKNOWN) -> D.Facts:
         running = self._tasks.get(record.uuid)

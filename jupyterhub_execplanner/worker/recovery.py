@@ -18,15 +18,17 @@ session.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..model.offer import SessionRecord
-from ..model.phases import Phase
+from ..model.phases import WITH_SERVER, Phase
 from ..sessions.launches import LaunchStore
 from ..sessions.manager import SessionManager
+from ..sessions.store import StoreUnavailable
 from . import decide as D
 
 BASE = 1.0  # seconds before the first retry
@@ -92,8 +94,8 @@ def read_sessions(manager: SessionManager, uuids: Iterable[str], skip: Callable[
     return records
 
 
-# the phases in which a session's server may have stopped with the hub
-MARKED = (Phase.PREPARING, Phase.AVAILABLE, Phase.RUNNING)
+# the phases in which a session's server may have stopped with the hub (and is started again)
+MARKED = WITH_SERVER - {Phase.RELEASING}
 
 
 def mark_hub_restart(manager: SessionManager, launches: LaunchStore, boot: str | None,
@@ -115,3 +117,31 @@ def mark_hub_restart(manager: SessionManager, launches: LaunchStore, boot: str |
             marked += 1
     launches.set_hub_boot(boot)
     return marked
+
+
+def log_failure(log: logging.Logger, uuid: str, error: BaseException, failure: Failure) -> None:
+    """One line a failure (the first with its traceback); a database fault is a warning, no trace."""
+    if isinstance(error, StoreUnavailable):
+        log.warning("Session %s waits for the database (%s); trying again in %.0f s", uuid, error,
+                    failure.delay)
+    elif failure.count == 1:
+        log.error("Could not process session %s; trying again in %.0f s", uuid, failure.delay,
+                  exc_info=error)
+    else:
+        log.warning("Could not process session %s (%s: %s), %d failures in a row; trying again in "
+                    "%.0f s", uuid, type(error).__name__, error, failure.count, failure.delay)
+
+
+def give_up(manager: SessionManager, log: logging.Logger, uuid: str, error: BaseException,
+            failure: Failure, fail: Callable[..., object]) -> None:
+    """The session failed ``failure.count`` times in a row: FAILED with the reason (``fail``, the
+    driver's own, with a template and its values), unless it has ended meanwhile."""
+    try:
+        record = manager.record(uuid)
+        if record is not None and not record.phase.is_terminal:
+            fail(uuid, "The broker could not process this session: ${error}; see the service log.",
+                 error=type(error).__name__)
+            log.error("Session %s FAILED after %d failures in a row", uuid, failure.count)
+    except Exception as e:
+        log.error("Could not mark session %s FAILED (%s: %s); it is left alone for %.0f s at a time",
+                  uuid, type(e).__name__, e, failure.delay)

@@ -3,14 +3,18 @@
  * the file browser's context menu on notebooks) that opens the panel, with the request form's
  * defaults from the settings (schema/plugin.json).
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { DEFAULTS, ExecPlannerModel, IDefaults } from './model';
+import { DEFAULTS, IDefaults } from './form';
+import { ExecPlannerModel } from './model';
 import { createPanel, ExecPlannerPanel, runElsewhereIcon } from './panel';
 import { makeRequestFunction } from './request';
 
@@ -18,7 +22,9 @@ export const PLUGIN_ID = 'jupyterhub-execplanner:plugin';
 export const COMMAND_ID = 'execplanner:run-elsewhere';
 
 /** The request form's defaults from the plugin's settings (schema defaults where unset). */
-export function defaultsFromSettings(settings: ISettingRegistry.ISettings | null): IDefaults {
+export function defaultsFromSettings(
+  settings: ISettingRegistry.ISettings | null
+): IDefaults {
   const defaults = { ...DEFAULTS };
   if (!settings) {
     return defaults;
@@ -38,9 +44,15 @@ function isNotebook(path: string): boolean {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Run a notebook elsewhere: ask JupyterHubs for offers, accept one, follow the session.',
+  description:
+    'Run a notebook elsewhere: ask JupyterHubs for offers, accept one, follow the session.',
   autoStart: true,
-  optional: [ICommandPalette, ISettingRegistry, IDefaultFileBrowser, INotebookTracker],
+  optional: [
+    ICommandPalette,
+    ISettingRegistry,
+    IDefaultFileBrowser,
+    INotebookTracker
+  ],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
@@ -59,7 +71,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       return '';
     };
-    const currentNotebook = (): string => notebooks?.currentWidget?.context.path ?? '';
+    const currentNotebook = (): string =>
+      notebooks?.currentWidget?.context.path ?? '';
 
     /** args.path, else the file browser's selection (context menu) or the current notebook. */
     const notebookPath = (args: ReadonlyPartialJSONObject): string => {
@@ -74,23 +87,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(COMMAND_ID, {
       label: 'Run elsewhere…',
-      caption: 'Ask JupyterHubs for offers to run this notebook, and start it on one of them',
+      caption:
+        'Ask JupyterHubs for offers to run this notebook, and start it on one of them',
       icon: runElsewhereIcon,
       describedBy: {
         args: {
           type: 'object',
           properties: {
-            path: { type: 'string', description: 'The notebook path (default: the current notebook)' }
+            path: {
+              type: 'string',
+              description: 'The notebook path (default: the current notebook)'
+            }
           }
         }
       },
       execute: args => {
         const path = notebookPath(args);
         if (!panel || panel.isDisposed) {
-          const model = new ExecPlannerModel(makeRequestFunction(), defaultsFromSettings(settings));
+          const model = new ExecPlannerModel(
+            makeRequestFunction(),
+            defaultsFromSettings(settings)
+          );
           panel = createPanel(model);
           model.path = path;
-          void model.loadHubs();
+          void model.hubs.load();
           app.shell.add(panel, 'main');
         } else if (path) {
           panel.content.model.path = path;
@@ -115,7 +135,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           settings = loaded;
           const apply = (): void => {
             if (panel && !panel.isDisposed) {
-              panel.content.model.setDefaults(defaultsFromSettings(loaded));
+              panel.content.model.form.setDefaults(
+                defaultsFromSettings(loaded)
+              );
             }
           };
           loaded.changed.connect(apply);

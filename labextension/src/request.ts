@@ -23,7 +23,10 @@ export async function requestAPI<T = unknown>(
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
-    throw new APIError(0, `Could not reach the Jupyter server: ${String(error)}`);
+    throw new APIError(
+      0,
+      `Could not reach the Jupyter server: ${String(error)}`
+    );
   }
   const text = await response.text();
   let data: unknown = undefined;
@@ -35,13 +38,20 @@ export async function requestAPI<T = unknown>(
     }
   }
   if (!response.ok) {
-    throw new APIError(response.status, errorMessage(response.status, url, data));
+    throw new APIError(
+      response.status,
+      errorMessage(response.status, url, data)
+    );
   }
   return data as T;
 }
 
 /** The message of a failed call: the server's `{message}`, or what a bare status means here. */
-export function errorMessage(status: number, url: string, data: unknown): string {
+export function errorMessage(
+  status: number,
+  url: string,
+  data: unknown
+): string {
   if (data && typeof data === 'object' && 'message' in data) {
     const message = (data as { message: unknown }).message;
     if (typeof message === 'string' && message) {
@@ -62,5 +72,6 @@ export function errorMessage(status: number, url: string, data: unknown): string
 export function makeRequestFunction(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): RequestFunction {
-  return <T>(endPoint: string, init?: RequestInit) => requestAPI<T>(endPoint, init ?? {}, settings);
+  return <T>(endPoint: string, init?: RequestInit) =>
+    requestAPI<T>(endPoint, init ?? {}, settings);
 }

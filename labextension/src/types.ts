@@ -132,7 +132,10 @@ export interface IRequestAskBody {
  * How the panel talks to the server: `request(endPoint, init)` answers the parsed JSON body
  * (undefined for a 204) or throws an `APIError`. src/request.ts has the real one; tests pass a fake.
  */
-export type RequestFunction = <T = unknown>(endPoint: string, init?: RequestInit) => Promise<T>;
+export type RequestFunction = <T = unknown>(
+  endPoint: string,
+  init?: RequestInit
+) => Promise<T>;
 
 /** A failed call: `status` is the HTTP status (0 when the server could not be reached). */
 export class APIError extends Error {
@@ -142,5 +145,13 @@ export class APIError extends Error {
   ) {
     super(message);
     this.name = 'APIError';
+  }
+}
+
+/** A form or hub check that failed; the message names the field and the fix. */
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
   }
 }

@@ -1,99 +1,95 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
-import { buildAskBody, dataName, DEFAULTS, formFromDefaults, MAX_DATA, parseDataLines, ValidationError } from '../src/form';
+import { buildAskBody, DEFAULTS, formFromDefaults } from '../src/form';
 import { ExecPlannerModel } from '../src/model';
-import { FakeServer } from './fixtures';
+import { disposeAll, FakeServer, track } from './fixtures';
 
-describe('the data field', () => {
-  it('reads each form, skips blank lines and derives unique names from the last path segment', () => {
-    const text = [
-      '  https://archive.example.org/survey/cat.fits  ',
-      '',
-      'http://mirror.example.net/dr1/cat.fits?format=fits',
-      '   ',
-      'ivo://example.org/survey?dr1/images',
-      's3://survey-bucket/dr1/deep/field%201.fits',
-      'rucio:skao:raw.ms',
-      'https://archive.example.org/'
-    ].join('\n');
-    expect(parseDataLines(text)).toEqual([
-      { name: 'cat.fits', location: 'https://archive.example.org/survey/cat.fits' },
-      { name: 'cat-2.fits', location: 'http://mirror.example.net/dr1/cat.fits?format=fits' },
-      { name: 'images', ivoid: 'ivo://example.org/survey?dr1/images' },
-      { name: 'field_1.fits', s3: { bucket: 'survey-bucket', key: 'dr1/deep/field%201.fits' } },
-      { name: 'raw.ms', rucio: { scope: 'skao', name: 'raw.ms' } },
-      { name: 'archive.example.org', location: 'https://archive.example.org/' }
-    ]);
-  });
+afterEach(disposeAll);
 
-  it('takes a name= prefix, and derived names avoid the given ones (also on later lines)', () => {
-    const text = 'https://a.example.org/x/cat.fits\nsurvey = https://b.example.org/y?id=7\ncat.fits=rucio:sc:x/y';
-    expect(parseDataLines(text)).toEqual([
-      { name: 'cat-2.fits', location: 'https://a.example.org/x/cat.fits' },
-      { name: 'survey', location: 'https://b.example.org/y?id=7' },
-      { name: 'cat.fits', rucio: { scope: 'sc', name: 'x/y' } }
-    ]);
-  });
-
-  it('makes safe names from odd segments', () => {
-    expect(dataName('..hidden file')).toBe('hidden_file');
-    expect(dataName('')).toBe('data');
-    expect(dataName('é')).toBe('_');
-    expect(parseDataLines('ivo://example.org')).toEqual([{ name: 'example.org', ivoid: 'ivo://example.org' }]);
-  });
-
-  it('gives an empty list for an empty field', () => {
-    expect(parseDataLines('')).toEqual([]);
-    expect(parseDataLines(' \n\n  \n')).toEqual([]);
+describe('the ask body', () => {
+  it('is in seconds and ISO times', () => {
+    const form = {
+      ...formFromDefaults(DEFAULTS),
+      startEarliest: '2026-11-24T18:30',
+      gpus: '1'
+    };
+    const body = buildAskBody(form, ['own', 'astro'], 'a.ipynb');
+    expect(body).toMatchObject({
+      hubs: ['own', 'astro'],
+      path: 'a.ipynb',
+      cores: { min: 1, max: 2 },
+      memory: { min: 1, max: 2 },
+      gpus: 1,
+      duration: 3600,
+      timeout: 5
+    });
+    expect(body.start?.earliest).toBe(
+      new Date('2026-11-24T18:30').toISOString()
+    );
+    expect(body.start?.latest).toBeNull();
+    expect(
+      buildAskBody(formFromDefaults(DEFAULTS), ['own'], 'a.ipynb').start
+    ).toBeUndefined();
   });
 
   it.each([
-    ['ftp://example.org/cat.fits', /^data line 1: "ftp:\/\/example.org\/cat.fits" is not a data reference/],
-    ['\ncat.fits', /^data line 2: "cat.fits" is not a data reference; write an https:\/\/ URL/],
-    ['https://a.example.org/x\nhttps://', /^data line 2: "https:\/\/" is not a valid URL/],
-    ['ivo://', /^data line 1: .* is not an IVOA identifier/],
-    ['s3://bucket', /^data line 1: .* needs a bucket and an object key/],
-    ['s3:///key', /^data line 1: .* needs a bucket and an object key/],
-    ['rucio:scope', /^data line 1: .* needs a scope and a name/],
-    ['rucio::name', /^data line 1: .* needs a scope and a name/],
-    ['.x=https://a.example.org/x', /^data line 1: the name ".x" must be 1 to 64 letters/],
-    ['x=', /^data line 1: nothing after "x="/],
-    ['a=https://a.example.org/1\n\na=https://a.example.org/2', /^data line 3: the name "a" is used twice/]
-  ])('names the line of a bad entry %j', (text, pattern) => {
-    expect(() => parseDataLines(text)).toThrow(ValidationError);
-    expect(() => parseDataLines(text)).toThrow(pattern);
+    [{ coresMin: 'x' }, /cores min: enter a number/],
+    [{ coresMin: '3', coresMax: '2' }, /cores max: must be at least cores min/],
+    [{ coresMin: '1.5' }, /cores min: enter a whole number/],
+    [{ memoryMin: '4', memoryMax: '2' }, /memory max \(GiB\)/],
+    [{ memoryMin: '1.5' }, /memory min \(GiB\): enter a whole number/],
+    [{ gpus: '-1' }, /GPUs: must be at least 0/],
+    [{ durationMinutes: '0' }, /duration \(minutes\)/],
+    [
+      { startEarliest: '2026-11-24T18:30', startLatest: '2026-11-24T17:00' },
+      /start latest: must not be before/
+    ]
+  ])('names the field of a bad value %o', (change, pattern) => {
+    const form = { ...formFromDefaults(DEFAULTS), ...change };
+    expect(() => buildAskBody(form, ['own'], 'a.ipynb')).toThrow(pattern);
   });
 
-  it(`takes at most ${MAX_DATA} entries`, () => {
-    const lines = Array.from({ length: MAX_DATA + 1 }, (_, i) => `https://a.example.org/${i}.fits`);
-    expect(parseDataLines(lines.slice(1).join('\n'))).toHaveLength(MAX_DATA);
-    expect(() => parseDataLines(lines.join('\n'))).toThrow(/^data: at most 20 entries \(got 21\)/);
+  it('needs a hub and a notebook', () => {
+    const form = formFromDefaults(DEFAULTS);
+    expect(() => buildAskBody(form, [], 'a.ipynb')).toThrow(
+      /hubs: tick at least one hub/
+    );
+    expect(() => buildAskBody(form, ['own'], '')).toThrow(
+      /notebook: none chosen/
+    );
   });
 });
 
 describe('the ask body with data', () => {
   it('carries the data items, and no data key without any', () => {
-    const form = { ...formFromDefaults(DEFAULTS), data: 'survey=https://a.example.org/s/cat.fits\ns3://b/k.fits' };
+    const form = {
+      ...formFromDefaults(DEFAULTS),
+      data: 'survey=https://a.example.org/s/cat.fits\ns3://b/k.fits'
+    };
     expect(buildAskBody(form, ['own'], 'a.ipynb').data).toEqual([
       { name: 'survey', location: 'https://a.example.org/s/cat.fits' },
       { name: 'k.fits', s3: { bucket: 'b', key: 'k.fits' } }
     ]);
-    expect('data' in buildAskBody(formFromDefaults(DEFAULTS), ['own'], 'a.ipynb')).toBe(false);
+    expect(
+      'data' in buildAskBody(formFromDefaults(DEFAULTS), ['own'], 'a.ipynb')
+    ).toBe(false);
   });
 
   it('the model sends it, and a bad line stops the ask before the server is called', async () => {
     const fake = new FakeServer()
-      .on('GET', 'hubs', () => ({ hubs: [{ name: 'own', url: 'http://h/', own: true, has_token: true }] }))
+      .on('GET', 'hubs', () => ({
+        hubs: [{ name: 'own', url: 'http://h/', own: true, has_token: true }]
+      }))
       .on('POST', 'prepare', () => ({ request: { name: 'a' } }))
       .on('POST', 'ask', () => ({ answers: [] }));
-    const model = new ExecPlannerModel(fake.request);
+    const model = track(new ExecPlannerModel(fake.request));
     model.path = 'a.ipynb';
-    await model.loadHubs();
-    model.setField('data', 'https://a.example.org/x\nnot-a-url');
+    await model.hubs.load();
+    model.form.setField('data', 'https://a.example.org/x\nnot-a-url');
     expect(await model.ask()).toBe(false);
-    expect(model.error).toMatch(/^data line 2: "not-a-url"/);
+    expect(model.errors.message).toMatch(/^data line 2: "not-a-url"/);
     expect(fake.count('POST', 'prepare') + fake.count('POST', 'ask')).toBe(0);
-    model.setField('data', 'ivo://example.org/survey');
+    model.form.setField('data', 'ivo://example.org/survey');
     expect(await model.ask()).toBe(true);
     // the data goes with the notebook's needs to prepare, which makes the request
     expect(fake.calls.find(c => c.endPoint === 'prepare')?.body).toMatchObject({

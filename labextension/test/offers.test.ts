@@ -4,19 +4,13 @@ import {
   allOffers,
   answerRows,
   costText,
-  countdownText,
-  formatAccelerators,
-  formatBytes,
-  formatDuration,
-  formatStart,
-  isExpired,
   isSortKey,
   proximityText,
   SORT_KEYS,
   sortOffers,
   URN
 } from '../src/offers';
-import { answer, fig, iso, NOW, offer } from './fixtures';
+import { answer, fig, iso, offer } from './fixtures';
 
 function ids(offers: { uuid: string }[]): string[] {
   return offers.map(o => o.uuid);
@@ -25,10 +19,19 @@ function ids(offers: { uuid: string }[]): string[] {
 describe('sortOffers', () => {
   const early = offer({ uuid: 'early', start: iso(0), cores: 1, memory: 4 });
   const late = offer({ uuid: 'late', start: iso(600), cores: 8, memory: 2 });
-  const middle = offer({ uuid: 'middle', start: iso(300), cores: 4, memory: 16 });
+  const middle = offer({
+    uuid: 'middle',
+    start: iso(300),
+    cores: 4,
+    memory: 16
+  });
 
   it('start: earliest first', () => {
-    expect(ids(sortOffers([late, middle, early], 'start'))).toEqual(['early', 'middle', 'late']);
+    expect(ids(sortOffers([late, middle, early], 'start'))).toEqual([
+      'early',
+      'middle',
+      'late'
+    ]);
   });
 
   it('cores: most first, ties by start', () => {
@@ -42,22 +45,34 @@ describe('sortOffers', () => {
   });
 
   it('memory: most first', () => {
-    expect(ids(sortOffers([early, late, middle], 'memory'))).toEqual(['middle', 'early', 'late']);
+    expect(ids(sortOffers([early, late, middle], 'memory'))).toEqual([
+      'middle',
+      'early',
+      'late'
+    ]);
   });
 
   it('cost: lowest monetary max first, offers without it last, ties by start', () => {
-    const cheap = offer({ uuid: 'cheap', start: iso(900), costs: [fig(URN.monetary, 0.1, { min: 0.05 })] });
+    const cheap = offer({
+      uuid: 'cheap',
+      start: iso(900),
+      costs: [fig(URN.monetary, 0.1, { min: 0.05 })]
+    });
     const dear = offer({ uuid: 'dear', costs: [fig(URN.monetary, 2)] });
-    const energyOnly = offer({ uuid: 'energy-only', start: iso(0), costs: [fig(URN.energy, 0.01)] });
+    const energyOnly = offer({
+      uuid: 'energy-only',
+      start: iso(0),
+      costs: [fig(URN.energy, 0.01)]
+    });
     const free = offer({ uuid: 'free', costs: [fig(URN.monetary, 0)] });
-    const cheapToo = offer({ uuid: 'cheap-earlier', start: iso(100), costs: [fig(URN.monetary, 0.1)] });
-    expect(ids(sortOffers([energyOnly, dear, cheap, free, cheapToo], 'cost'))).toEqual([
-      'free',
-      'cheap-earlier',
-      'cheap',
-      'dear',
-      'energy-only'
-    ]);
+    const cheapToo = offer({
+      uuid: 'cheap-earlier',
+      start: iso(100),
+      costs: [fig(URN.monetary, 0.1)]
+    });
+    expect(
+      ids(sortOffers([energyOnly, dear, cheap, free, cheapToo], 'cost'))
+    ).toEqual(['free', 'cheap-earlier', 'cheap', 'dear', 'energy-only']);
   });
 
   it('proximity: shortest transfer time, then most data local, then start; no figures last', () => {
@@ -66,13 +81,34 @@ describe('sortOffers', () => {
       start: iso(500),
       metrics: [fig(URN.dataTransferTime, 0), fig(URN.dataLocal, 1)]
     });
-    const partly = offer({ uuid: 'partly', metrics: [fig(URN.dataTransferTime, 0), fig(URN.dataLocal, 0.5)] });
-    const far = offer({ uuid: 'far', metrics: [fig(URN.dataTransferTime, 40), fig(URN.dataBytes, 1.2e9)] });
+    const partly = offer({
+      uuid: 'partly',
+      metrics: [fig(URN.dataTransferTime, 0), fig(URN.dataLocal, 0.5)]
+    });
+    const far = offer({
+      uuid: 'far',
+      metrics: [fig(URN.dataTransferTime, 40), fig(URN.dataBytes, 1.2e9)]
+    });
     const unknown = offer({ uuid: 'unknown', start: iso(-100) });
     // all data local but no transfer time given: counts as no transfer at all
-    const localOnly = offer({ uuid: 'local-only', start: iso(700), metrics: [fig(URN.dataLocal, 1)] });
-    const nothingToMove = offer({ uuid: 'nothing-to-move', start: iso(800), metrics: [fig(URN.dataBytes, 0)] });
-    expect(ids(sortOffers([unknown, nothingToMove, far, localOnly, partly, local], 'proximity'))).toEqual([
+    const localOnly = offer({
+      uuid: 'local-only',
+      start: iso(700),
+      metrics: [fig(URN.dataLocal, 1)]
+    });
+    const nothingToMove = offer({
+      uuid: 'nothing-to-move',
+      start: iso(800),
+      metrics: [fig(URN.dataBytes, 0)]
+    });
+    expect(
+      ids(
+        sortOffers(
+          [unknown, nothingToMove, far, localOnly, partly, local],
+          'proximity'
+        )
+      )
+    ).toEqual([
       'local',
       'local-only',
       'nothing-to-move',
@@ -93,34 +129,23 @@ describe('sortOffers', () => {
   });
 });
 
-describe('countdownText', () => {
-  it('counts minutes and seconds, hours past an hour, and says expired', () => {
-    expect(countdownText(iso(245), NOW)).toBe('4:05');
-    expect(countdownText(iso(59.9), NOW)).toBe('0:59');
-    expect(countdownText(iso(3723), NOW)).toBe('1:02:03');
-    expect(countdownText(iso(0), NOW)).toBe('expired');
-    expect(countdownText(iso(-30), NOW)).toBe('expired');
-    expect(countdownText('not a date', NOW)).toBe('—');
-  });
-
-  it('moves with the clock', () => {
-    const expires = iso(10);
-    expect(countdownText(expires, NOW)).toBe('0:10');
-    expect(countdownText(expires, NOW + 1000)).toBe('0:09');
-    expect(countdownText(expires, NOW + 10_000)).toBe('expired');
-    expect(isExpired(expires, NOW + 9_999)).toBe(false);
-    expect(isExpired(expires, NOW + 10_000)).toBe(true);
-  });
-});
-
 describe('answers', () => {
   const yes = answer('own', 'YES', {
     seconds: 0.31,
     offers: [offer({ uuid: 'a', hub: '' }), offer({ uuid: 'b', hub: 'own' })]
   });
-  const no = answer('astro', 'NO', { seconds: 0.12, messages: ['No profile has 64 cores', 'GPUs: none here'] });
-  const slow = answer('slow', 'timeout', { seconds: 5, messages: ['no answer within 5 s'] });
-  const broken = answer('broken', 'error', { seconds: 0.02, messages: ['401 Unauthorized: check the token'] });
+  const no = answer('astro', 'NO', {
+    seconds: 0.12,
+    messages: ['No profile has 64 cores', 'GPUs: none here']
+  });
+  const slow = answer('slow', 'timeout', {
+    seconds: 5,
+    messages: ['no answer within 5 s']
+  });
+  const broken = answer('broken', 'error', {
+    seconds: 0.02,
+    messages: ['401 Unauthorized: check the token']
+  });
 
   it('one row per hub in the order asked, with NO reasons, timeout and error texts', () => {
     const rows = answerRows([yes, no, slow, broken]);
@@ -132,7 +157,10 @@ describe('answers', () => {
     ]);
     expect(rows[0].summary).toBe('2 offers in 0.31 s');
     expect(rows[0].messages).toEqual([]);
-    expect(rows[1].messages).toEqual(['No profile has 64 cores', 'GPUs: none here']);
+    expect(rows[1].messages).toEqual([
+      'No profile has 64 cores',
+      'GPUs: none here'
+    ]);
     expect(rows[1].summary).toContain('no offer');
     expect(rows[2].summary).toBe('no answer within 5.00 s');
     expect(rows[2].messages).toEqual(['no answer within 5 s']);
@@ -149,11 +177,16 @@ describe('answers', () => {
     ]);
     expect(rows[1].messages).toEqual([]);
     expect(Number.isNaN(rows[1].seconds)).toBe(true);
-    expect(answerRows([], ['a', 'b']).map(r => r.status)).toEqual(['asking', 'asking']);
+    expect(answerRows([], ['a', 'b']).map(r => r.status)).toEqual([
+      'asking',
+      'asking'
+    ]);
   });
 
   it('offers come only from YES answers, each tagged with its hub', () => {
-    const stray = answer('astro', 'NO', { offers: [offer({ uuid: 'ignored' })] });
+    const stray = answer('astro', 'NO', {
+      offers: [offer({ uuid: 'ignored' })]
+    });
     const offers = allOffers([yes, stray, slow]);
     expect(offers.map(o => [o.hub, o.uuid])).toEqual([
       ['own', 'a'],
@@ -166,34 +199,48 @@ describe('answers', () => {
 
 describe('cell texts', () => {
   it('proximity: local, bytes and time, fraction, none', () => {
-    expect(proximityText(offer({ metrics: [fig(URN.dataLocal, 1)] }))).toBe('local');
-    expect(proximityText(offer({ metrics: [fig(URN.dataBytes, 0)] }))).toBe('local');
+    expect(proximityText(offer({ metrics: [fig(URN.dataLocal, 1)] }))).toBe(
+      'local'
+    );
+    expect(proximityText(offer({ metrics: [fig(URN.dataBytes, 0)] }))).toBe(
+      'local'
+    );
     expect(
-      proximityText(offer({ metrics: [fig(URN.dataBytes, 1.2e9), fig(URN.dataTransferTime, 40), fig(URN.dataLocal, 0)] }))
+      proximityText(
+        offer({
+          metrics: [
+            fig(URN.dataBytes, 1.2e9),
+            fig(URN.dataTransferTime, 40),
+            fig(URN.dataLocal, 0)
+          ]
+        })
+      )
     ).toBe('1.2 GB, ~40 s');
-    expect(proximityText(offer({ metrics: [fig(URN.dataLocal, 0.25)] }))).toBe('25% local');
+    expect(proximityText(offer({ metrics: [fig(URN.dataLocal, 0.25)] }))).toBe(
+      '25% local'
+    );
     expect(proximityText(offer())).toBe('—');
   });
 
   it('cost: monetary first, a range, another cost, none', () => {
-    expect(costText(offer({ costs: [fig(URN.energy, 1.5, { unit: 'kWh' }), fig(URN.monetary, 0.12, { unit: 'EUR' })] }))).toBe(
-      '0.12 EUR'
-    );
-    expect(costText(offer({ costs: [fig(URN.monetary, 0.12, { min: 0.1, unit: 'EUR' })] }))).toBe('0.10–0.12 EUR');
-    expect(costText(offer({ costs: [fig(URN.carbon, 30, { unit: 'gCO2' })] }))).toBe('30 gCO2');
+    expect(
+      costText(
+        offer({
+          costs: [
+            fig(URN.energy, 1.5, { unit: 'kWh' }),
+            fig(URN.monetary, 0.12, { unit: 'EUR' })
+          ]
+        })
+      )
+    ).toBe('0.12 EUR');
+    expect(
+      costText(
+        offer({ costs: [fig(URN.monetary, 0.12, { min: 0.1, unit: 'EUR' })] })
+      )
+    ).toBe('0.10–0.12 EUR');
+    expect(
+      costText(offer({ costs: [fig(URN.carbon, 30, { unit: 'gCO2' })] }))
+    ).toBe('30 gCO2');
     expect(costText(offer())).toBe('—');
-  });
-
-  it('durations, start, bytes, accelerators', () => {
-    expect(formatDuration(3600)).toBe('1 h');
-    expect(formatDuration(5400)).toBe('1 h 30 min');
-    expect(formatDuration(45 * 60)).toBe('45 min');
-    expect(formatDuration(20)).toBe('20 s');
-    expect(formatStart(iso(-5), NOW)).toBe('now');
-    expect(formatStart(iso(12 * 60), NOW)).toBe('in 12 min');
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(340e6)).toBe('340 MB');
-    expect(formatAccelerators({ 'nvidia.com/gpu': 1 })).toBe('1× nvidia.com/gpu');
-    expect(formatAccelerators({})).toBe('—');
   });
 });

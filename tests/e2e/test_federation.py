@@ -237,3 +237,39 @@ def test_hostile_federation_headers_never_give_5xx(hubs: dict[str, Any], via: st
     response, elapsed = timed_post(frank, "requests", request(), headers=headers)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["result"] in ("YES", "NO") and elapsed < A_TIMEOUT + MARGIN, elapsed
+
+
+def test_the_2023_draft_is_federated_too(hubs: dict[str, Any]) -> None:
+    """``POST request`` (the 2023 draft) on the aggregator: the peers' offers too, as 2023 ``offer:``
+    documents, in the merged order; accepting a peer's through ``POST offers/{uuid}`` is done by the
+    peer, and reading it through ``GET offers/{uuid}`` gives the peer's phase."""
+    a, p = hubs["a"], hubs["p"]
+    gina = Broker(a.broker, a.user_token("gina"))
+    body = {"request": {
+        "executable": {"type": "https://www.purl.org/ivoa.net/executable-types/jupyter-notebook",
+                       "spec": {"notebook": "https://example.org/notebooks/train.ipynb"}},
+        "resources": {"compute": [{"name": "compute-001",
+                                   "type": "https://www.purl.org/ivoa.net/resource-types/generic-compute",
+                                   "spec": {"mincores": 1, "minmemory": 1}}]},
+    }}
+    response = gina.post("request", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()["response"]
+    assert answer["result"] == "YES", answer
+    idents = [o["ident"] for o in answer["offers"]]
+    on_p = Broker(p.broker, p.user_token("fed-a"))
+    theirs = [i for i in idents if on_p.get(f"sessions/{i}").status_code == 200]
+    ours = [i for i in idents if i not in theirs]
+    assert ours and theirs, idents  # A's offers and P's, in one 2023 answer
+    for offer in answer["offers"]:
+        assert offer["status"] == "OFFERED"
+        assert offer["request"]["resources"]["compute"][0]["spec"]["mincores"] >= 1
+    accepted = gina.post(f"offers/{theirs[0]}", json={"offer": {"ident": theirs[0], "status": "ACCEPTED"}})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["offer"]["status"] == "ACCEPTED"
+    assert on_p.get(f"sessions/{theirs[0]}").json()["phase"] in (
+        "ACCEPTED", "WAITING", "PREPARING", "AVAILABLE", "RUNNING")
+    shown = gina.get(f"offers/{theirs[0]}").json()["offer"]
+    assert shown["ident"] == theirs[0] and shown["status"] == "ACCEPTED"
+    assert gina.get(f"offers/{ours[0]}").json()["offer"]["status"] == "REJECTED"
+    gina.accept(theirs[0], "CANCELLED")

@@ -100,7 +100,8 @@ def test_no_session_is_lost_to_a_killed_service_or_a_read_only_database(tmp_path
 
         # every session is where it should be, with one server each, and none FAILED
         assert phase_now(carol, long) in ("AVAILABLE", "RUNNING")
-        assert carol.broker.accept(long, "CANCELLED").status_code == 200
+        cancelled = carol.broker.accept(long, "CANCELLED")
+        assert cancelled.status_code == 200, cancelled.text
         carol.wait_phase(long, {"CANCELLED"}, 10)
         wait_for(lambda: carol.server(long).status_code == 404, 60, "carol's server to be removed")
         assert named_servers(hub, "alice") == [launch.server_name_for(waiting)]

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jupyterhub_execplanner.costs import (
-    CARBON,
-    DATA_TIME,
-    ENERGY,
-    MONETARY,
-    Price,
-    PriceBook,
-    breach_messages,
-    breaches,
-    check_limit_items,
-    parse_prices,
-    quote,
-)
-from jupyterhub_execplanner.model.offer import Figure
+from jupyterhub_execplanner.model.offer import CARBON, DATA_TIME, ENERGY, MONETARY, Figure
 from jupyterhub_execplanner.model.request import ExecutableSpec, ExecutionRequest, LimitItem
+from jupyterhub_execplanner.planning.costs import breach_messages, breaches, check_limit_items, quote
+from jupyterhub_execplanner.planning.policy import Price, PriceBook, parse_prices
 
+NOW = datetime(2026, 11, 24, 15, 0, 0, tzinfo=timezone.utc)
 FULL = Price(core_hour=0.05, gib_hour=0.01, gpu_hour=1.5, currency="EUR", kwh_per_core_hour=0.01,
              kwh_per_gib_hour=0.0004, kwh_per_gpu_hour=0.3, carbon_per_kwh=250)
 
@@ -105,7 +95,7 @@ def test_breaches(costs: tuple, metrics: tuple, figures: list[Figure], paths: li
 
 
 def test_a_limit_without_a_type_is_an_error() -> None:
-    found = check_limit_items(_request((LimitItem(COST, None, max=3),)))
+    found = check_limit_items(_request((LimitItem(COST, None, max=3),)), now=NOW)
     assert [m.values["path"] for m in found] == ["costs[0].type"]
     assert found[0].level == "ERROR"
 
@@ -113,7 +103,7 @@ def test_a_limit_without_a_type_is_an_error() -> None:
 def test_no_message_names_the_closest_value_and_the_fix() -> None:
     req = _request((LimitItem(COST, MONETARY, max=1.0),), (LimitItem(METRIC, DATA_TIME, max=10),))
     candidates = [breaches(req, [Figure(MONETARY, v, v, "EUR"), TIME_40]) for v in (2.5, 1.25, 4.0)]
-    messages = breach_messages(candidates)
+    messages = breach_messages(candidates, now=NOW)
     assert [m.values["path"] for m in messages] == ["costs[0].max", "metrics[0].max"]
     text = messages[0].message
     assert "costs[0].max is 1 EUR" in text and "quotes 1.25 EUR" in text
@@ -123,6 +113,6 @@ def test_no_message_names_the_closest_value_and_the_fix() -> None:
 
 def test_unquoted_type_message() -> None:
     req = _request((LimitItem(COST, CARBON, max=1.0),))
-    [message] = breach_messages([breaches(req, [MONEY_2])])
+    [message] = breach_messages([breaches(req, [MONEY_2])], now=NOW)
     assert message.values["path"] == "costs[0].type"
     assert "does not quote" in message.message and CARBON in message.message

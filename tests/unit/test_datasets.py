@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from jupyterhub_execplanner.costs import DATA_BYTES, DATA_LOCAL, DATA_TIME
+from jupyterhub_execplanner.model.offer import DATA_BYTES, DATA_LOCAL, DATA_TIME
 from jupyterhub_execplanner.model.request import (
     ComputeSpec,
     DataSpec,
@@ -31,6 +32,7 @@ from jupyterhub_execplanner.platform.datasets import (
     to_probe,
 )
 
+NOW = datetime(2026, 11, 24, 15, 0, 0, tzinfo=timezone.utc)
 COLLECTIONS = parse_collections({
     "survey": {"path": "/srv/survey", "url_prefix": ["https://archive.example.org/survey/"],
                "ivoid_prefix": "ivo://example.org/survey"},
@@ -140,7 +142,8 @@ def test_local_and_staged() -> None:
             simple("https://far.example.net/big.fits", "big"),
             volumes=(VolumeMount("/input/survey", "READONLY", "survey"),))
     assert to_probe(r, CONFIG) == ["https://far.example.net/big.fits"]
-    result = place(r, CONFIG, {"https://far.example.net/big.fits": Probe(size=40_000_000, status=200)})
+    probes = {"https://far.example.net/big.fits": Probe(size=40_000_000, status=200)}
+    result = place(r, CONFIG, probes, now=NOW)
     assert isinstance(result, DataPlan)
     local, staged = result.placements
     assert (local.mode, local.source, local.mount, local.size, local.collection) == (
@@ -157,7 +160,8 @@ def test_local_and_staged() -> None:
 
 def test_unknown_size_adds_no_time_and_quotes_no_transfer_time() -> None:
     r = req(simple("https://x.example.org/a.fits", "a"))
-    result = place(r, CONFIG, {"https://x.example.org/a.fits": Probe(error="HEAD gave no Content-Length")})
+    probes = {"https://x.example.org/a.fits": Probe(error="HEAD gave no Content-Length")}
+    result = place(r, CONFIG, probes, now=NOW)
     assert isinstance(result, DataPlan)
     assert result.seconds == 0 and result.placements[0].size is None
     assert {f.type for f in result.metrics} == {DATA_LOCAL}
@@ -170,7 +174,7 @@ def test_sizes_given_by_the_request_are_not_probed() -> None:
                               "replicas": [{"rsename": "X", "dataurl": "https://far.example.net/v.ms"}]}})
     r = req(skao)
     assert to_probe(r, CONFIG) == []
-    result = place(r, CONFIG)
+    result = place(r, CONFIG, now=NOW)
     assert isinstance(result, DataPlan) and result.seconds == 2.0
 
 
@@ -185,7 +189,7 @@ def test_sizes_given_by_the_request_are_not_probed() -> None:
     ],
 )
 def test_no(data: DataSpec, path: str, kind: str, needle: str) -> None:
-    result = place(req(data), CONFIG)
+    result = place(req(data), CONFIG, now=NOW)
     assert isinstance(result, list)
     [message] = result
     assert (message.values["path"], message.kind, message.level) == (path, kind, "ERROR")
@@ -202,7 +206,7 @@ def test_s3_from_the_configured_endpoint() -> None:
 def test_probe_404_and_too_big() -> None:
     r = req(simple("https://x.example.org/a", "a"), simple("https://x.example.org/b", "b"))
     result = place(r, CONFIG, {"https://x.example.org/a": Probe(status=404, error="HEAD answered HTTP 404"),
-                               "https://x.example.org/b": Probe(size=2 * 10**9, status=200)})
+                               "https://x.example.org/b": Probe(size=2 * 10**9, status=200)}, now=NOW)
     assert isinstance(result, list)
     assert [m.values["path"] for m in result] == ["data[0].location", "data[1]"]
     assert "answers HTTP 404" in result[0].message and "at most 1 GB" in result[1].message
@@ -210,7 +214,8 @@ def test_probe_404_and_too_big() -> None:
 
 def test_too_slow_for_the_spawn_timeout() -> None:
     config = DataConfig(default_bandwidth=1e6, max_seconds=60)
-    result = place(req(simple("https://x.org/a")), config, {"https://x.org/a": Probe(size=100_000_000)})
+    probes = {"https://x.org/a": Probe(size=100_000_000)}
+    result = place(req(simple("https://x.org/a")), config, probes, now=NOW)
     assert isinstance(result, list) and "about 100 s" in result[0].message
 
 
@@ -292,7 +297,7 @@ def test_an_escaping_url_is_downloaded_as_any_other() -> None:
     url = SURVEY + "..%2Fhubsecret"
     r = req(simple(url, "s"))
     assert to_probe(r, CONFIG) == [url]
-    result = place(r, CONFIG, {url: Probe(size=30_000_000)})
+    result = place(r, CONFIG, {url: Probe(size=30_000_000)}, now=NOW)
     assert isinstance(result, DataPlan)
     [placement] = result.placements
     assert (placement.mode, placement.source, placement.location) == ("stage", None, url)
@@ -320,7 +325,8 @@ def vol(path: str, resource: str) -> VolumeMount:
 def test_mounts_that_collide_or_nest_are_a_no(names: tuple[str, str], volumes: tuple[VolumeMount, ...],
                                              path: str, needle: str) -> None:
     data = [simple(SURVEY + "cat.fits", names[0]), simple("https://far.example.net/evil.fits", names[1])]
-    result = place(req(*data, volumes=volumes), CONFIG, {"https://far.example.net/evil.fits": Probe(size=10)})
+    probes = {"https://far.example.net/evil.fits": Probe(size=10)}
+    result = place(req(*data, volumes=volumes), CONFIG, probes, now=NOW)
     assert isinstance(result, list)
     [message] = result
     assert (message.values["path"], message.kind, message.level) == (path, "urn:duplicate-resource", "ERROR")
@@ -330,7 +336,7 @@ def test_mounts_that_collide_or_nest_are_a_no(names: tuple[str, str], volumes: t
 def test_mounts_that_share_only_a_prefix_are_fine() -> None:
     r = req(simple(SURVEY + "cat.fits", "a"), simple(SURVEY + "b.fits", "b"),
             volumes=(vol("/data/d", "a"), vol("/data/dd", "b")))
-    result = place(r, CONFIG)
+    result = place(r, CONFIG, now=NOW)
     assert isinstance(result, DataPlan)
     assert [p.mount for p in result.placements] == ["data/d", "data/dd"]
 

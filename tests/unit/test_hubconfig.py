@@ -69,7 +69,8 @@ def test_settings_are_passed_to_the_service() -> None:
     [
         ({"max_offer": 3}, "Did you mean 'max_offers'?"),
         ({"offer_expiry": "soon"}, "ExecPlanner.offer_expiry = 'soon' is not a duration"),
-        ({"offer_expiry": -5}, "offer_expiry must be positive"),
+        ({"offer_expiry": -5}, "ExecPlanner.offer_expiry = -5 is negative"),
+        ({"offer_expiry": "P1M"}, "ExecPlanner.offer_expiry = 'P1M' counts months"),
         ({"max_offers": 0}, "max_offers must be between 1 and 50"),
         ({"capacity": {"default": {"cores": "many"}}}, "capacity['default']['cores']"),
         ({"capacity": {"gpu": 4}}, "capacity['gpu'] must be a dict"),
@@ -128,7 +129,7 @@ def test_the_service_may_start_and_stop_servers(monkeypatch: pytest.MonkeyPatch)
     [
         ({"preload_installer": "conda"}, "preload_installer must be 'auto', 'uv' or 'pip'"),
         ({"preload_max_notebook_size": 0}, "preload_max_notebook_size must be a positive number"),
-        ({"preload_timeout": -1}, "preload_timeout must be positive seconds"),
+        ({"preload_timeout": -1}, "preload_timeout = -1 is negative"),
         ({"pip_extra_args": "--find-links http://mirror/"}, "give one argument per item: "
          r"\['--find-links', 'http://mirror/'\]"),
     ],

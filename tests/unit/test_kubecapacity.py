@@ -16,19 +16,18 @@ from jupyterhub_execplanner.model.request import (
     IntRange,
     ScheduleSpec,
 )
-from jupyterhub_execplanner.nodefit import fit_to_nodes
+from jupyterhub_execplanner.planning.nodefit import fit_to_nodes
 from jupyterhub_execplanner.platform.kubecapacity import (
     ClusterState,
     PoolSpec,
     Taint,
     Toleration,
-    effective_requests,
     node_from_json,
-    parse_quantity,
     pod_from_json,
     pool_totals,
     pools_for_profiles,
 )
+from jupyterhub_execplanner.platform.kuberesources import effective_requests, parse_quantity
 from jupyterhub_execplanner.platform.profiles import Profile
 
 GPU = "nvidia.com/gpu"

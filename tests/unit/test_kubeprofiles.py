@@ -22,7 +22,7 @@ from jupyterhub_execplanner.model.request import (
     ExecutionRequest,
     IntRange,
 )
-from jupyterhub_execplanner.planner import plan
+from jupyterhub_execplanner.planning.planner import plan
 from jupyterhub_execplanner.platform import kubeprofiles
 from jupyterhub_execplanner.platform.calendar import Calendar
 from jupyterhub_execplanner.platform.kubeprofiles import (
@@ -350,7 +350,7 @@ def offers(kind: str, image: str | None = None, gpus: int = 0) -> Any:
             accelerators=(AcceleratorRequest(None, None, GPU, IntRange(1, 1)),) if gpus else (),
         ),
     )
-    from jupyterhub_execplanner.planner import PlannerPolicy
+    from jupyterhub_execplanner.planning.policy import PlannerPolicy
 
     return plan(request, kube(), Calendar(pools, origin=now), now=now,
                 policy=PlannerPolicy(max_offers=20))  # fmt: skip

@@ -19,7 +19,8 @@ from jupyterhub_execplanner.model.request import (
     IntRange,
     ScheduleSpec,
 )
-from jupyterhub_execplanner.planner import PlannerPolicy, PlanResult, plan
+from jupyterhub_execplanner.planning.planner import PlanResult, plan
+from jupyterhub_execplanner.planning.policy import PlannerPolicy
 from jupyterhub_execplanner.platform.calendar import Calendar
 from jupyterhub_execplanner.platform.profiles import Profile, ProfileDefaults, profiles_from_list
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jupyterhub_execplanner.costs import DATA_LOCAL, DATA_TIME, MONETARY, parse_prices
+from jupyterhub_execplanner.model.offer import DATA_LOCAL, DATA_TIME, MONETARY
 from jupyterhub_execplanner.model.request import (
     ComputeSpec,
     DataSpec,
@@ -17,7 +17,8 @@ from jupyterhub_execplanner.model.request import (
     ScheduleSpec,
     VolumeMount,
 )
-from jupyterhub_execplanner.planner import PlannerPolicy, plan
+from jupyterhub_execplanner.planning.planner import plan
+from jupyterhub_execplanner.planning.policy import PlannerPolicy, parse_prices
 from jupyterhub_execplanner.platform.calendar import Calendar
 from jupyterhub_execplanner.platform.datasets import DataConfig, Probe, parse_collections
 from jupyterhub_execplanner.platform.profiles import Profile

@@ -1,107 +1,28 @@
 """What an offer costs, and whether its costs and metrics meet the request's limits. Pure.
 
-Prices are per profile (``ExecPlanner.prices``, keyed by profile slug, ``"*"`` for every other
-profile): money per core-hour, GiB-hour and GPU-hour (every accelerator counts as a GPU) in one
-``currency``; energy in kWh per core-hour, GiB-hour and GPU-hour; and the carbon intensity of that
-energy in gCO2 per kWh. An offer is quoted over its available duration (preparing and releasing are
-not charged) for the cores, memory and accelerators it holds; an offer is fixed, so ``min == max``.
-A profile without a price (and no ``"*"``) quotes no costs; a price without the energy figures quotes
-money only; carbon needs energy and an intensity.
+An offer is quoted from its profile's :class:`~.policy.Price` over its available duration (preparing
+and releasing are not charged) for the cores, memory and accelerators it holds; an offer is fixed, so
+``min == max``. A profile without a price (and no ``"*"``) quotes no costs; a price without the
+energy figures quotes money only; carbon needs energy and an intensity.
 
 Limits: every item of a request's ``costs`` and ``metrics`` must hold (they combine with AND): the
 offer must quote a figure of the item's ``type`` (an offer that does not cannot be shown to meet it),
 its ``max`` must not be above the item's ``max`` and its ``min`` not below the item's ``min``.
+
+The messages made here are stamped with the ``now`` the caller passes.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from .model import messages as msg
-from .model.messages import Message
-from .model.offer import Figure
-from .model.request import ExecutionRequest, LimitItem
-
-MONETARY = "urn:ivoa:calycopis:cost:monetary"
-ENERGY = "urn:ivoa:calycopis:cost:energy"
-CARBON = "urn:ivoa:calycopis:cost:carbon"
-DATA_BYTES = "urn:execplanner:metric:data-bytes"
-DATA_TIME = "urn:execplanner:metric:data-transfer-time"
-DATA_LOCAL = "urn:execplanner:metric:data-local"
-
-_MONEY_KEYS = ("core_hour", "gib_hour", "gpu_hour")
-_ENERGY_KEYS = ("kwh_per_core_hour", "kwh_per_gib_hour", "kwh_per_gpu_hour")
-PRICE_KEYS = (*_MONEY_KEYS, "currency", *_ENERGY_KEYS, "carbon_per_kwh")
-
-
-@dataclass(frozen=True)
-class Price:
-    """One profile's prices. Money figures are None when the profile has no money price (then no
-    monetary cost is quoted); energy figures likewise."""
-
-    core_hour: float | None = None
-    gib_hour: float | None = None
-    gpu_hour: float | None = None
-    currency: str = "EUR"
-    kwh_per_core_hour: float | None = None
-    kwh_per_gib_hour: float | None = None
-    kwh_per_gpu_hour: float | None = None
-    carbon_per_kwh: float | None = None  # gCO2 per kWh
-
-    @property
-    def has_money(self) -> bool:
-        return any(getattr(self, k) is not None for k in _MONEY_KEYS)
-
-    @property
-    def has_energy(self) -> bool:
-        return any(getattr(self, k) is not None for k in _ENERGY_KEYS)
-
-
-@dataclass(frozen=True)
-class PriceBook:
-    """Prices by profile slug; ``"*"`` is every profile without its own."""
-
-    prices: Mapping[str, Price]
-
-    def for_profile(self, slug: str) -> Price | None:
-        return self.prices.get(slug) or self.prices.get("*")
-
-    def __bool__(self) -> bool:
-        return bool(self.prices)
-
-
-NO_PRICES = PriceBook({})
-
-
-def parse_prices(value: Mapping[str, Any], setting: str = "ExecPlanner.prices") -> PriceBook:
-    """The price book in a setting's value; ValueError naming the key and the fix."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{setting} must be a dict of profile slug (or '*') to prices")
-    prices: dict[str, Price] = {}
-    for slug, entry in value.items():
-        where = f"{setting}[{slug!r}]"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where} must be a dict like {{'core_hour': 0.05, 'currency': 'EUR'}}")
-        unknown = sorted(set(entry) - set(PRICE_KEYS))
-        if unknown:
-            raise ValueError(f"{where} has unknown key(s) {unknown}; the keys are {list(PRICE_KEYS)}")
-        values: dict[str, Any] = {}
-        for key, amount in entry.items():
-            if key == "currency":
-                if not isinstance(amount, str) or not amount.strip():
-                    raise ValueError(f"{where}['currency'] must be a currency code such as 'EUR'")
-                values[key] = amount.strip()
-                continue
-            if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0 \
-                    or not math.isfinite(amount):
-                raise ValueError(f"{where}[{key!r}] must be a number >= 0, not {amount!r}")
-            values[key] = float(amount)
-        prices[str(slug)] = Price(**values)
-    return PriceBook(prices)
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.offer import CARBON, DATA_TIME, ENERGY, MONETARY, Figure
+from ..model.request import ExecutionRequest, LimitItem
+from .policy import ENERGY_KEYS, MONEY_KEYS, Price
 
 
 def _sum(rates: Sequence[float | None], amounts: Sequence[float]) -> float:
@@ -123,13 +44,13 @@ def quote(
     amounts = (cores * hours, memory * hours, gpus * hours)
     out: list[Figure] = []
     if price.has_money:
-        money = round(_sum([getattr(price, k) for k in _MONEY_KEYS], amounts), 6)
+        money = round(_sum([getattr(price, k) for k in MONEY_KEYS], amounts), 6)
         held = [f"{cores} core{'s' if cores != 1 else ''}", f"{memory} GiB"]
         held += [f"{gpus} GPU{'s' if gpus != 1 else ''}"] if gpus else []
         out.append(Figure(MONETARY, money, money, price.currency,
                           f"price of {', '.join(held)} for {hours:g} h"))
     if price.has_energy:
-        kwh = round(_sum([getattr(price, k) for k in _ENERGY_KEYS], amounts), 6)
+        kwh = round(_sum([getattr(price, k) for k in ENERGY_KEYS], amounts), 6)
         out.append(Figure(ENERGY, kwh, kwh, "kWh", f"energy for {hours:g} h"))
         if price.carbon_per_kwh is not None:
             grams = round(kwh * price.carbon_per_kwh, 3)
@@ -163,7 +84,7 @@ def _items(request: ExecutionRequest) -> list[tuple[str, int, LimitItem]]:
     ]
 
 
-def check_limit_items(request: ExecutionRequest) -> list[Message]:
+def check_limit_items(request: ExecutionRequest, *, now: datetime) -> list[Message]:
     """Limit items that cannot be checked at all (no ``type``): ERROR messages naming them."""
     out = []
     for group, i, item in _items(request):
@@ -171,7 +92,7 @@ def check_limit_items(request: ExecutionRequest) -> list[Message]:
             out.append(msg.error(
                 msg.COST_LIMIT if group == "costs" else msg.METRIC_LIMIT,
                 "${path} is missing: say which ${group} item the limit is for, e.g. ${example}.",
-                path=f"{group}[{i}].type", group=group,
+                at=now, path=f"{group}[{i}].type", group=group,
                 example=MONETARY if group == "costs" else DATA_TIME,
             ))  # fmt: skip
     return out
@@ -195,7 +116,7 @@ def breaches(request: ExecutionRequest, figures: Sequence[Figure]) -> list[Breac
     return out
 
 
-def breach_messages(all_breaches: Sequence[Sequence[Breach]]) -> list[Message]:
+def breach_messages(all_breaches: Sequence[Sequence[Breach]], *, now: datetime) -> list[Message]:
     """Why no candidate offer met the limits: per limit broken, the closest value any candidate
     reached, and the fix. ``all_breaches`` has the breaches of each candidate."""
     best: dict[tuple[str, int, str], Breach] = {}
@@ -213,7 +134,7 @@ def breach_messages(all_breaches: Sequence[Sequence[Breach]]) -> list[Message]:
                 kind,
                 "${path} is ${type}, which this hub does not quote, so no offer can be shown to "
                 "meet the limit; remove the item or ask a hub that quotes it.",
-                path=b.path, type=b.item.type,
+                at=now, path=b.path, type=b.item.type,
             ))  # fmt: skip
         elif b.bound == "max":
             fix = ("a shorter duration, fewer cores or less memory" if b.group == "costs"
@@ -222,7 +143,7 @@ def breach_messages(all_breaches: Sequence[Sequence[Breach]]) -> list[Message]:
                 kind,
                 "${path} is ${limit} ${unit}; the best offer this hub can make quotes ${value} "
                 "${unit} (${type}). Raise ${path} to at least ${value}, or ask for ${fix}.",
-                path=b.path, limit=_num(b.item.max), value=_num(b.figure.max),
+                at=now, path=b.path, limit=_num(b.item.max), value=_num(b.figure.max),
                 unit=b.figure.unit or "", type=b.item.type, fix=fix,
             ))  # fmt: skip
         else:
@@ -230,7 +151,7 @@ def breach_messages(all_breaches: Sequence[Sequence[Breach]]) -> list[Message]:
                 kind,
                 "${path} is ${limit} ${unit}; the best offer this hub can make quotes ${value} "
                 "${unit} (${type}). Lower ${path} to at most ${value}.",
-                path=b.path, limit=_num(b.item.min), value=_num(b.figure.min),
+                at=now, path=b.path, limit=_num(b.item.min), value=_num(b.figure.min),
                 unit=b.figure.unit or "", type=b.item.type,
             ))  # fmt: skip
     return out

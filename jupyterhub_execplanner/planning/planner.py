@@ -1,6 +1,8 @@
 """The planner: which offers this hub can make for a request. Pure: it reads the request, the
 profiles and the calendar, and returns offers and messages; it reserves nothing. Which profiles are
-eligible, and the messages that explain a NO, are in :mod:`.eligibility`.
+eligible, and the messages that explain a NO, are in :mod:`.eligibility` and :mod:`.refusals`; the
+rules (how many offers, durations, prices, data settings) in :mod:`.policy`. The clock is ``now``:
+every message is stamped with it, never with the wall clock.
 
 Offers, per eligible profile: (a) the largest fit at the earliest start where the minimum fits,
 over the span ``[start - prepare, start + duration + releasing)``; (b) when (a) is smaller than the
@@ -15,14 +17,15 @@ chosen against a tentative overlay on the calendar that holds the offers chosen 
 candidate that no longer fits is planned again). The overlay is undone before :func:`plan`
 returns, even on error, so the calendar is left bit for bit as it was.
 
-Data and costs (:mod:`.platform.datasets`, :mod:`.costs`): the request's data resources are placed
-first (local, or staged; a resource the hub cannot get is a NO), and every profile's preparation
-time grows by the estimated transfer time, so a hub far from the data offers a later start. Each
-offer then gets its cost figures (from ``policy.prices``), the data-proximity metrics, its data
-placements and a note per data resource. An offer that breaks a limit of the request's ``costs`` or
-``metrics`` is planned again at the request's minimum size; if it still breaks one, it is not made,
-and when no candidate is left the NO says, per limit, the closest figure any candidate reached.
-The sizes of remote data are measured before planning (``probes``: URL -> HEAD answer).
+Data and costs (:mod:`~jupyterhub_execplanner.platform.datasets`, :mod:`.costs`): the request's data
+resources are placed first (local, or staged; a resource the hub cannot get is a NO), and every
+profile's preparation time grows by the estimated transfer time, so a hub far from the data offers a
+later start. Each offer then gets its cost figures (from ``policy.prices``), the data-proximity
+metrics, its data placements and a note per data resource. An offer that breaks a limit of the
+request's ``costs`` or ``metrics`` is planned again at the request's minimum size; if it still
+breaks one, it is not made, and when no candidate is left the NO says, per limit, the closest figure
+any candidate reached. The sizes of remote data are measured before planning (``probes``: URL ->
+HEAD answer).
 """
 
 from __future__ import annotations
@@ -32,43 +35,24 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from .costs import NO_PRICES, Breach, PriceBook, breach_messages, breaches, check_limit_items, quote
-from .eligibility import (
-    EPS,
-    Fit,
-    assess,
-    ceil_second,
-    check_request,
-    utc,
-)
-from .model import messages as msg
-from .model.messages import Message
-from .model.offer import OfferPlan
-from .model.request import ExecutionRequest
-from .platform.calendar import Calendar
-from .platform.datasets import EMPTY, DataConfig, DataPlan, Probe, place
-from .platform.profiles import Profile
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.offer import OfferPlan
+from ..model.request import ExecutionRequest
+from ..model.timing import utc
+from ..platform.calendar import Calendar
+from ..platform.datasets import EMPTY, DataPlan, Probe, place
+from ..platform.profiles import Profile
+from .costs import Breach, breach_messages, breaches, check_limit_items, quote
+from .eligibility import EPS, Fit, assess, ceil_second, check_request
+from .policy import PlannerPolicy
 from .refusals import no_room, summaries
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PlannerPolicy:
-    """The hub's planning rules: how many offers, default and longest durations, and the time a
-    server takes to be released after a session ends."""
-
-    max_offers: int = 4
-    default_duration: timedelta = timedelta(hours=1)
-    max_duration: timedelta = timedelta(hours=24)  # hub-wide cap
-    releasing: timedelta = timedelta(seconds=10)
-    min_duration: timedelta = timedelta(minutes=1)
-    prices: PriceBook = NO_PRICES
-    data: DataConfig = field(default_factory=DataConfig)
 
 
 @dataclass(frozen=True)
@@ -93,7 +77,8 @@ def plan(
     probes: Mapping[str, Probe] = EMPTY,
 ) -> PlanResult:
     """Offers for ``request`` (see the module docstring). Never raises: an unexpected failure is a
-    NO with a platform message, and the calendar is left as it was."""
+    NO with a platform message, and the calendar is left as it was. Every message is stamped with
+    ``now``."""
     try:
         return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy(), probes)
     except Exception as e:  # the service must answer, whatever the request
@@ -102,6 +87,7 @@ def plan(
             msg.error(
                 msg.PLATFORM,
                 "The planner failed (${error}); please report this to the hub's administrator.",
+                at=now if isinstance(now, datetime) else None,
                 path="$",
                 error=f"{type(e).__name__}: {e}",
             )
@@ -117,9 +103,9 @@ def _plan(
     probes: Mapping[str, Probe],
 ) -> PlanResult:
     if not profiles:
-        return _no(msg.error(msg.PLATFORM, "This hub has no profiles to offer.", path="$"))
-    problems = check_request(request, policy) + check_limit_items(request)
-    data = place(request, policy.data, probes)
+        return _no(msg.error(msg.PLATFORM, "This hub has no profiles to offer.", at=now, path="$"))
+    problems = check_request(request, policy, now=now) + check_limit_items(request, now=now)
+    data = place(request, policy.data, probes, now=now)
     if isinstance(data, list):
         problems += data
     if problems or isinstance(data, list):
@@ -130,12 +116,12 @@ def _plan(
     fits = [v for v in verdicts if isinstance(v, Fit)]
     if not fits:
         reasons = [v for v in verdicts if isinstance(v, Message)]
-        return _no(*summaries(request, profiles, calendar, policy), *reasons)
+        return _no(*summaries(request, profiles, calendar, policy, now=now), *reasons)
     offers, broken = _choose(fits, request, calendar, policy, data)
     if not offers and broken:
-        return _no(*breach_messages(broken))
+        return _no(*breach_messages(broken, now=now))
     if not offers:
-        return _no(*no_room(request, fits, calendar, policy))
+        return _no(*no_room(request, fits, calendar, policy, now=now))
     return PlanResult(tuple(offers))
 
 

@@ -1,14 +1,20 @@
 """The summaries of a NO: what the request asked against what the hub has, when no profile is
 eligible (:func:`summaries`) or eligible profiles have no room in the window (:func:`no_room`).
-Pure, like the rest of the planner; the per-profile reasons are in :mod:`.eligibility`.
+Pure, like the rest of the planner (every message is stamped with the ``now`` it is given); the
+per-profile reasons are in :mod:`.eligibility`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
 
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.request import ExecutionRequest
+from ..platform.calendar import Calendar
+from ..platform.profiles import Profile, profile_label
 from .eligibility import (
     DOCKER,
     EPS,
@@ -19,14 +25,7 @@ from .eligibility import (
     profile_range,
     runs_image,
 )
-from .model import messages as msg
-from .model.messages import Message
-from .model.request import ExecutionRequest
-from .platform.calendar import Calendar
-from .platform.profiles import Profile, profile_label
-
-if TYPE_CHECKING:
-    from .planner import PlannerPolicy
+from .policy import PlannerPolicy
 
 
 def summaries(
@@ -34,6 +33,8 @@ def summaries(
     profiles: Sequence[Profile],
     calendar: Calendar,
     policy: PlannerPolicy,
+    *,
+    now: datetime,
 ) -> list[Message]:
     """Why no profile of the hub is eligible, as a whole (the per-profile reasons follow)."""
     out: list[Message] = []
@@ -44,6 +45,7 @@ def summaries(
             msg.error(
                 msg.NOT_SUPPORTED,
                 "No profile of this hub runs ${image}; it runs ${images}.",
+                at=now,
                 path="executable.image",
                 image=exe.image,
                 images=", ".join(images) or "no fixed images",
@@ -53,7 +55,7 @@ def summaries(
     if not pooled:
         return [
             *out,
-            msg.error(msg.PLATFORM, "No profile of this hub has capacity configured.", path="$"),
+            msg.error(msg.PLATFORM, "No profile of this hub has capacity configured.", at=now, path="$"),
         ]
     for what, req, unit in (("cores", compute.cores, "cores"), ("memory", compute.memory, "GiB")):
         ranges = [
@@ -67,6 +69,7 @@ def summaries(
                     msg.RESOURCE_LIMIT,
                     "No profile of this hub offers ${requested} ${unit}; the largest offers "
                     "${largest}. Lower ${path}.",
+                    at=now,
                     path=f"compute.{what}.min",
                     requested=req.min,
                     unit=unit,
@@ -79,6 +82,7 @@ def summaries(
                     msg.RESOURCE_LIMIT,
                     "Every profile of this hub gives at least ${smallest} ${unit}; raise ${path} "
                     "(${requested}) to at least ${smallest}.",
+                    at=now,
                     path=f"compute.{what}.max",
                     requested=req.max,
                     unit=unit,
@@ -92,6 +96,7 @@ def summaries(
             msg.error(
                 msg.NOT_SUPPORTED,
                 "Every profile of this hub has accelerators (${names}); ask for one in ${path}.",
+                at=now,
                 path="compute.accelerators",
                 names=", ".join(names),
             )
@@ -109,6 +114,7 @@ def summaries(
                 msg.error(
                     msg.NOT_SUPPORTED,
                     "No profile of this hub has the accelerator ${resource}; it has ${names}.",
+                    at=now,
                     path=f"compute.accelerators[{i}].resource",
                     resource=accel.resource,
                     names=", ".join(names) or "none",
@@ -120,6 +126,7 @@ def summaries(
                     msg.RESOURCE_LIMIT,
                     "No profile of this hub offers ${requested} ${resource}; the largest offers "
                     "${largest}.",
+                    at=now,
                     path=f"compute.accelerators[{i}].count.min",
                     requested=accel.count.min,
                     resource=accel.resource,
@@ -134,6 +141,7 @@ def summaries(
                 msg.SCHEDULE,
                 "No profile of this hub runs a session for ${duration}; the longest is ${limit}. "
                 "Shorten ${path}.",
+                at=now,
                 path="schedule.requested.duration",
                 duration=iso(duration),
                 limit=iso(max(caps)),
@@ -145,6 +153,7 @@ def summaries(
                 msg.NOT_SUPPORTED,
                 "No profile of this hub can run this request; the messages that follow say why "
                 "for each profile.",
+                at=now,
                 path="$",
             )
         )
@@ -152,7 +161,8 @@ def summaries(
 
 
 def no_room(
-    request: ExecutionRequest, fits: list[Fit], calendar: Calendar, policy: PlannerPolicy
+    request: ExecutionRequest, fits: list[Fit], calendar: Calendar, policy: PlannerPolicy, *,
+    now: datetime,
 ) -> list[Message]:
     """Eligible profiles, but no free slot in the start window."""
     horizon = calendar.horizon_end
@@ -161,6 +171,7 @@ def no_room(
             msg.NO_CAPACITY,
             "This hub has no room for the request with a start between ${earliest} and "
             "${latest}; try a later or wider start window, a shorter duration or fewer resources.",
+            at=now,
             path="schedule.requested.start",
             earliest=min(f.earliest for f in fits),
             latest=max(f.latest for f in fits),
@@ -173,6 +184,7 @@ def no_room(
                     msg.SCHEDULE,
                     "Profile ${profile} could start at ${earliest}, but this hub plans only up to "
                     "${horizon}.",
+                    at=now,
                     path="schedule.requested.start",
                     profile=profile_label(fit.profile),
                     earliest=fit.earliest,
@@ -189,6 +201,7 @@ def no_room(
                 msg.NO_CAPACITY,
                 "Profile ${profile} has no room for ${need} for ${duration} with a start between "
                 "${earliest} and ${latest}.",
+                at=now,
                 path="compute",
                 profile=profile_label(fit.profile),
                 need=", ".join(need),

@@ -4,6 +4,7 @@ A session runs on one node. When the capacity provider can say which node best h
 (``node_fit``, the Kubernetes provider does), each profile is capped to that node's free amounts
 before planning, so no offer is larger than what one node has free; and when the provider's figures
 cannot be trusted (``health``), the request is answered NO with a PLATFORM message saying why.
+Messages are stamped with the ``now`` the caller passes (the wall clock when it passes none).
 """
 
 from __future__ import annotations
@@ -11,29 +12,32 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import MappingProxyType
 
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.request import ExecutionRequest
+from ..platform.profiles import Profile, profile_label
 from .eligibility import EPS, match_accelerator
-from .model import messages as msg
-from .model.messages import Message
-from .model.request import ExecutionRequest
-from .platform.profiles import Profile, profile_label
 
 # (pool, need, want) -> the free amounts of the node that best holds it; None: no node to say
 NodeFit = Callable[[str, Mapping[str, float], Mapping[str, float]], "Mapping[str, float] | None"]
 
 
-def platform_unavailable(reason: str) -> Message:
+def platform_unavailable(reason: str, *, now: datetime | None = None) -> Message:
     return msg.error(
         msg.PLATFORM,
         "This hub cannot plan sessions now: ${reason}. Try again in a minute.",
+        at=now,
         path="$",
         reason=reason,
     )
 
 
 def fit_to_nodes(
-    request: ExecutionRequest, profiles: Sequence[Profile], node_fit: NodeFit
+    request: ExecutionRequest, profiles: Sequence[Profile], node_fit: NodeFit, *,
+    now: datetime | None = None,
 ) -> tuple[list[Profile], list[Message]]:
     """Each profile capped to the free amounts of the node of its pool that best holds the request
     on it (at least the request's and the profile's minimum, as much of their maximum as it can),
@@ -70,7 +74,7 @@ def fit_to_nodes(
                 msg.NO_CAPACITY,
                 "Profile ${profile}: no node of its pool has ${need} free now (the node with the "
                 "most has ${largest}); a session runs on one node.",
-                path="compute",
+                at=now, path="compute",
                 profile=profile_label(p),
                 need=_amounts({k: need[k] for k in missing}),
                 largest=_amounts({k: free.get(k, 0.0) for k in missing}),

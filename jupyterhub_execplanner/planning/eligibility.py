@@ -19,8 +19,9 @@ Per profile (a message per failing profile, plus summaries, when none is eligibl
 * start window: from ``max(now + profile.prepare, start_earliest)`` (rounded up to a second) to
   ``start_latest``, or one day after the window opens when the request gives no end.
 
-Request-wide problems are ERROR messages; per-profile reasons are WARN. The summaries of a NO when no
-profile is eligible, or none has room, are in :mod:`.refusals`.
+Request-wide problems are ERROR messages; per-profile reasons are WARN, all stamped with the ``now``
+the planner was given. The summaries of a NO when no profile is eligible, or none has room, are in
+:mod:`.refusals`.
 """
 
 from __future__ import annotations
@@ -28,23 +29,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
-from .model import messages as msg
-from .model.messages import Message
-from .model.request import ExecutionRequest
-from .platform.calendar import Calendar
-from .platform.profiles import EMPTY, Profile, profile_label
-from .platform.quantities import format_duration
-
-if TYPE_CHECKING:
-    from .planner import PlannerPolicy
+from ..model import messages as msg
+from ..model.messages import Message
+from ..model.request import ExecutionRequest
+from ..model.timing import SECOND, format_duration, utc
+from ..platform.calendar import Calendar
+from ..platform.profiles import EMPTY, Profile, profile_label
+from .policy import PlannerPolicy
 
 EPS = 1e-9
 NOTEBOOK, DOCKER, SINGULARITY = "jupyter-notebook", "docker-container", "singularity-container"
 DEFAULT_WINDOW = timedelta(days=1)
-_SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -84,7 +82,8 @@ def runnable_executables(profiles: Sequence[Profile]) -> tuple[str, ...]:
 # -- the request as a whole -----------------------------------------------------------------------
 
 
-def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Message]:
+def check_request(request: ExecutionRequest, policy: PlannerPolicy, *, now: datetime) -> list[Message]:
+    """The problems of the request as a whole (ERROR messages), whatever the profiles."""
     problems: list[Message] = []
     kind = request.executable.kind
     if kind == SINGULARITY:
@@ -93,6 +92,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
                 msg.NOT_SUPPORTED,
                 "${path} is ${value}: this hub runs Jupyter notebooks and Docker containers, not "
                 "Singularity images; send a jupyter-notebook or docker-container executable.",
+                at=now,
                 path="executable.kind",
                 value=kind,
             )
@@ -102,6 +102,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
             msg.error(
                 msg.NOT_SUPPORTED,
                 "${path} is ${value}, which this hub cannot run; send a ${kinds} executable.",
+                at=now,
                 path="executable.kind",
                 value=kind,
                 kinds=f"{NOTEBOOK} or {DOCKER}",
@@ -112,6 +113,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
             msg.error(
                 msg.MISSING_VALUE,
                 "${path} is missing: name the Docker image to run.",
+                at=now,
                 path="executable.image",
             )
         )
@@ -122,6 +124,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
             msg.error(
                 msg.INVALID_VALUE,
                 "${path} is ${duration}; ask for at least ${limit}.",
+                at=now,
                 path=path,
                 duration=iso(duration),
                 limit=iso(policy.min_duration),
@@ -132,6 +135,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
             msg.error(
                 msg.SCHEDULE,
                 "${path} is ${duration}; this hub runs a session for at most ${limit}.",
+                at=now,
                 path=path,
                 duration=iso(duration),
                 limit=iso(policy.max_duration),
@@ -143,6 +147,7 @@ def check_request(request: ExecutionRequest, policy: PlannerPolicy) -> list[Mess
             msg.error(
                 msg.SCHEDULE,
                 "${path} ends (${end}) before it starts (${start}); give a window that ends later.",
+                at=now,
                 path="schedule.requested.start",
                 start=utc(start),
                 end=utc(end),
@@ -165,7 +170,7 @@ def assess(
     name = profile_label(profile)
 
     def no(kind: str, template: str, path: str, **values: Any) -> Message:
-        return msg.warn(kind, template, path=path, profile=name, **values)
+        return msg.warn(kind, template, at=now, path=path, profile=name, **values)
 
     exe = request.executable
     image, options = profile.image, profile.options
@@ -352,14 +357,8 @@ def image_name(name: str | None) -> str | None:
 # -- time --------------------------------------------------------------------------------------
 
 
-def utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
 def ceil_second(value: datetime) -> datetime:
-    return value if value.microsecond == 0 else value.replace(microsecond=0) + _SECOND
+    return value if value.microsecond == 0 else value.replace(microsecond=0) + SECOND
 
 
 def floor_second(value: datetime) -> datetime:

@@ -1,0 +1,243 @@
+"""The broker as an application service: what each endpoint does, whatever carried the call.
+
+The HTTP handlers parse the request (token, body, query) and call one :class:`Broker` method with the
+caller's :class:`~jupyterhub_execplanner.sessions.manager.Identity`, the document and a :class:`Call`
+(the base URL answers are built on, the credential and the federation headers); they write the
+:class:`Answer` it returns. The broker decides whether the peers are asked too (federation) or this
+hub answers alone, measures the data a request names, has the session manager plan and record (the
+manager and its store are the only ones that write state: offers and sessions, and the peers'
+offers it relays), and renders the answer in the standard's v1.0 shape or the 2023 draft's.
+
+A request from a client reads: body -> :func:`~.model.parse.parse_request` (or the 2023 reader) ->
+route (:meth:`Federation.route`: ask the peers or not) -> measure the remote data while the peers are
+asked -> :meth:`SessionManager.request` (plan against the calendar, store, reserve) -> merge with the
+peers' offers and record them -> render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .federation.merge import (
+    NOT_SESSIONS,
+    budget,
+    in_order,
+    merge,
+    parse_timeout,
+    relayed_from,
+    with_messages,
+    worth_refreshing,
+)
+from .federation.peers import Federation, newest_first
+from .model import draft2023, render
+from .model import messages as msg
+from .model.offer import OfferSetRecord, RelayedSession, SessionRecord
+from .model.parse import ParseResult, parse_request
+from .model.phases import Phase
+from .model.render import request_to_doc
+from .platform.datasets import EMPTY, Probe, to_probe
+from .platform.probe import probe_sizes
+from .sessions.manager import Identity, NotFound, SessionManager
+
+V1 = "v1.0"  # the Execution Broker v1.0 documents
+DRAFT_2023 = "2023"  # the 2023 ExecutionPlanner draft's ``request:``/``response:``/``offer:``
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a call brings besides its document: ``base`` (the broker's URL, for every ``meta.url``),
+    the caller's ``Authorization`` header (forwarded to peers that take it), and the federation
+    headers ``X-Execplanner-Via`` and ``X-Execplanner-Timeout`` as received."""
+
+    base: str
+    auth: str | None = None
+    via: str | None = None
+    timeout: str | None = None
+
+
+@dataclass
+class Answer:
+    """The document to answer, its status, its ``Content-Location`` when it has one, and the
+    offerset it answers (for the metrics)."""
+
+    doc: Any
+    status: int = 200
+    location: str | None = None
+    offerset: OfferSetRecord | None = None
+
+
+class Broker:
+    def __init__(self, manager: SessionManager, federation: Federation | None = None) -> None:
+        self.manager = manager
+        self.federation = federation if federation is not None and federation.active else None
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    async def request(self, who: Identity, doc: Any, call: Call, *, style: str = V1) -> Answer:
+        """``POST requests`` (``style`` v1.0) or the 2023 ``POST request``: offers from this hub and
+        its peers, recorded and rendered."""
+        self.manager.check_rate(who)
+        offerset, sessions, relayed = await self._offers(who, doc, call, style)
+        if style == DRAFT_2023:
+            body = draft2023.render_response_2023(offerset, sessions, {r.uuid: r.doc for r in relayed})
+            return Answer(body, location=f"{call.base}offersets/{offerset.uuid}", offerset=offerset)
+        body = self._offerset_doc(offerset, sessions, relayed, call)
+        return Answer(body, location=body["meta"]["url"], offerset=offerset)
+
+    async def direct(self, who: Identity, doc: Any, call: Call) -> Answer:
+        """``POST direct``: the first offer (ours or a peer's), accepted; the standard's 400 FAILED
+        session when there is none."""
+        self.manager.check_rate(who)
+        self.manager.check_session_limit(who)
+        offerset, sessions, _ = await self._offers(who, doc, call, V1)
+        if not offerset.sessions:
+            return Answer(render.render_direct_failure(offerset.messages, call.base), 400, offerset=offerset)
+        answer = await self.update(who, offerset.sessions[0], Phase.ACCEPTED, call)
+        answer.offerset = offerset
+        return answer
+
+    def direct_failure(self, problem: str, call: Call) -> Answer:
+        """``POST direct`` with a body that is no request at all: the standard's 400 FAILED session."""
+        message = msg.error(msg.SYNTAX, "${problem}", path="$", problem=problem)
+        return Answer(render.render_direct_failure([message], call.base), 400)
+
+    async def _offers(self, who: Identity, doc: Any, call: Call, style: str
+                      ) -> tuple[OfferSetRecord, list[SessionRecord], list[RelayedSession]]:
+        parse = draft2023.parse_request_2023 if style == DRAFT_2023 else parse_request
+        parsed = parse(doc, now=self.manager.clock())
+        fed = self.federation
+        route = fed.route(call.via, call.timeout) if fed is not None else None
+        if route is not None and route.message is not None:  # a loop (NO), or why peers were not asked
+            parsed = ParseResult(parsed.request, (*parsed.messages, route.message))
+        # the peers are asked with what we were sent (v1.0), or with what we read (2023)
+        forwarded = doc if style == V1 else (request_to_doc(parsed.request) if parsed.ok else None)
+        forward = route is not None and route.forward and isinstance(forwarded, dict)
+        if route is not None and route.loop:
+            probes: Mapping[str, Probe] = EMPTY
+            answers: list[Any] = []
+        elif forward:
+            assert fed is not None and route is not None
+            probes, answers = await asyncio.gather(self.measure(parsed, call),
+                                                   fed.ask(forwarded, route, call.auth))
+        else:
+            probes, answers = await self.measure(parsed, call), []
+        offerset, sessions = self.manager.request(who, parsed, probes)
+        if not forward:
+            return offerset, sessions, []
+        local = render.render_offerset(offerset, sessions, call.base)["offers"]
+        merged = merge(local, answers, known=self.manager.knows)
+        now = self.manager.clock()
+        offerset.result = merged.result
+        offerset.messages = [*offerset.messages, *merged.messages]
+        offerset.sessions = [m.uuid for m in merged.offers]
+        rows = [relayed_from(m, offerset.uuid, who.owner, now) for m in merged.offers if m.peer]
+        self.manager.relayed.record(offerset, rows)
+        return offerset, sessions, rows
+
+    async def measure(self, parsed: ParseResult, call: Call) -> Mapping[str, Probe]:
+        """The sizes of the remote data a request would download (HTTP HEAD, concurrently, within
+        ``data_probe_timeout`` and the caller's budget, when an aggregator gives one), asked before
+        planning so that planning stays synchronous and pure. Nothing is asked for a NO."""
+        if not parsed.ok or parsed.request is None or not parsed.request.data:
+            return EMPTY
+        data = self.manager.policy.data
+        urls = to_probe(parsed.request, data)
+        limit = budget(data.probe_timeout, parse_timeout(call.timeout))
+        return await probe_sizes(urls, timeout=min(data.probe_timeout, limit), config=data)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    async def offerset(self, who: Identity, uuid: str, call: Call) -> Answer:
+        """``GET offersets/{uuid}``: ours and, for a merged one, the peers' offers as last known."""
+        offerset, sessions = self.manager.offerset(who, uuid)
+        relayed = self.manager.relayed.of(offerset.uuid)
+        return Answer(self._offerset_doc(offerset, sessions, relayed, call))
+
+    async def session(self, who: Identity, uuid: str, call: Call, *, style: str = V1) -> Answer:
+        """``GET sessions/{uuid}`` (or the 2023 ``GET offers/{uuid}``): ours, or a peer's fresh from
+        the peer (the last known document, saying so, when it does not answer)."""
+        try:
+            record = self.manager.session(who, uuid)
+        except NotFound:
+            row = self._relayed(who, uuid)
+            doc, fresh = await self.federation.read(row, call.auth)  # type: ignore[union-attr]
+            if fresh:
+                self.manager.relayed.remember(row, doc)
+            return Answer(draft2023.offer_2023_from_doc(doc) if style == DRAFT_2023 else doc)
+        if style == DRAFT_2023:
+            return Answer(draft2023.render_offer_2023(record))
+        return Answer(render.render_session(record, call.base))
+
+    async def sessions(self, who: Identity, call: Call, *, owner: str | None = None,
+                       include_offers: bool = False) -> Answer:
+        """``GET sessions``: the caller's sessions (an admin's: everybody's, or ``owner``'s), ours
+        and those peers run for them through us (those in flight refreshed from their peers)."""
+        docs = [render.render_session(r, call.base)
+                for r in self.manager.sessions(who, owner=owner, include_offers=include_offers)]
+        if self.federation is not None:
+            rows = self.manager.relayed.listed(who.owner if not who.admin else owner, include_offers)
+            now = self.manager.clock()
+            for row, doc in await self.federation.refresh([r for r in rows if worth_refreshing(r, now)],
+                                                          call.auth):
+                self.manager.relayed.remember(row, doc)
+            relayed = [r.doc for r in rows if include_offers or r.phase not in NOT_SESSIONS]
+            docs = newest_first([*docs, *relayed]) if relayed else docs
+        return Answer({"sessions": docs})
+
+    # -- changes ------------------------------------------------------------------------------------
+
+    async def update(self, who: Identity, uuid: str, target: Phase, call: Call, *,
+                     style: str = V1) -> Answer:
+        """``POST sessions/{uuid}`` (or the 2023 ``POST offers/{uuid}``): ACCEPTED, REJECTED or
+        CANCELLED, here or at the peer that made the offer. Accepting an offer rejects its siblings
+        everywhere: ours here, the peers' at each peer (what fails there becomes a message)."""
+        if self.federation is not None and self.manager.record(uuid) is None:
+            row = self._relayed(who, uuid)
+            doc = await self.federation.change(row, target, call.auth)
+            self.manager.relayed.remember(row, doc)
+            if target is Phase.ACCEPTED:
+                self.manager.sibling_accepted(row.offerset, row.uuid)
+                others = [r for r in self.manager.relayed.of(row.offerset)
+                          if r.uuid != row.uuid and r.peer != row.peer and r.phase == "OFFERED"]
+                doc = with_messages(doc, await self._reject(others, row.uuid, call))
+            if style == DRAFT_2023:
+                return Answer(draft2023.offer_2023_from_doc(doc))
+            return Answer(doc, location=str((doc.get("meta") or {}).get("url") or "") or None)
+        record = self.manager.update(who, uuid, target)
+        if self.federation is not None and target is Phase.ACCEPTED:
+            others = [r for r in self.manager.relayed.of(record.offerset) if r.phase == "OFFERED"]
+            for note in await self._reject(others, record.uuid, call):
+                self.manager.report(record.uuid, note)
+            record = self.manager.session(who, uuid)
+        if style == DRAFT_2023:
+            return Answer(draft2023.render_offer_2023(record))
+        doc = render.render_session(record, call.base)
+        return Answer(doc, location=doc["meta"]["url"])
+
+    async def _reject(self, rows: list[RelayedSession], accepted: str, call: Call) -> list[msg.Message]:
+        if not rows:
+            return []
+        assert self.federation is not None
+        done, notes = await self.federation.reject(rows, accepted, call.auth)
+        for row, doc in done:
+            self.manager.relayed.remember(row, doc)
+        return notes
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _relayed(self, who: Identity, uuid: str) -> RelayedSession:
+        """A relayed session the caller may see (its owner, or an admin); NotFound otherwise."""
+        row = self.manager.relayed.get(uuid) if self.federation is not None else None
+        if row is None or not (who.admin or who.owner == row.owner):
+            raise NotFound(f"session {uuid} not found")
+        return row
+
+    def _offerset_doc(self, offerset: OfferSetRecord, sessions: list[SessionRecord],
+                      relayed: list[RelayedSession], call: Call) -> dict[str, Any]:
+        doc = render.render_offerset(offerset, sessions, call.base)
+        if relayed:  # a merged offerset: the peers' offers too, in the merged order
+            doc["offers"] = in_order(offerset.sessions, [*doc["offers"], *(r.doc for r in relayed)])
+        return doc

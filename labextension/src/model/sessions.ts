@@ -1,0 +1,73 @@
+/**
+ * "My sessions": the user's sessions on every hub with a token, and the hubs that could not be
+ * reached.
+ */
+import { ISession, ISessionsResponse, RequestFunction } from '../types';
+import { ErrorState } from './errors';
+import { errorText, State } from './state';
+
+/** A hub whose sessions could not be listed. */
+export interface ISessionError {
+  hub: string;
+  message: string;
+}
+
+export class SessionsModel extends State {
+  constructor(request: RequestFunction, errors: ErrorState) {
+    super();
+    this._request = request;
+    this._errors = errors;
+  }
+
+  get list(): readonly ISession[] {
+    return this._sessions;
+  }
+
+  /** The hubs that could not be reached, with the reason. */
+  get hubErrors(): readonly ISessionError[] {
+    return this._hubErrors;
+  }
+
+  get loading(): boolean {
+    return this._loading;
+  }
+
+  /** Whether the list holds this session. */
+  has(hub: string, uuid: string): boolean {
+    return this._sessions.some(s => s.hub === hub && s.uuid === uuid);
+  }
+
+  /** Fetch the list again. */
+  async load(): Promise<void> {
+    this._loading = true;
+    this.emit();
+    try {
+      const data = await this._request<ISessionsResponse>('sessions');
+      this._sessions = data?.sessions ?? [];
+      this._hubErrors = data?.errors ?? [];
+      this._errors.set(null);
+    } catch (error) {
+      this._errors.set(`Could not list your sessions: ${errorText(error)}`);
+    } finally {
+      this._loading = false;
+      this.emit();
+    }
+  }
+
+  /** Put a session's new state in its place in the list (when the list has it). */
+  update(hub: string, uuid: string, session: ISession): void {
+    if (!this.has(hub, uuid)) {
+      return;
+    }
+    this._sessions = this._sessions.map(s =>
+      s.hub === hub && s.uuid === uuid ? session : s
+    );
+    this.emit();
+  }
+
+  private readonly _request: RequestFunction;
+  private readonly _errors: ErrorState;
+  private _sessions: ISession[] = [];
+  private _hubErrors: ISessionError[] = [];
+  private _loading = false;
+}

@@ -1,0 +1,67 @@
+/**
+ * One line per hub asked: `asking…` with the seconds waited until it answers, then its status
+ * (`YES`, `NO`, `timeout`, `error`) with a summary and the hub's reasons.
+ */
+import * as React from 'react';
+
+import { AnswersModel } from '../model/answers';
+import { useNow } from './hooks';
+
+/** Whole seconds since `started` ("3 s"), for a hub that has not answered yet. */
+function waited(started: number | null, now: number): string {
+  return started === null
+    ? ''
+    : `${Math.max(0, Math.floor((now - started) / 1000))} s`;
+}
+
+export function Answers({
+  answers
+}: {
+  answers: AnswersModel;
+}): JSX.Element | null {
+  const now = useNow(1000);
+  const rows = answers.rows;
+  if (rows.length === 0) {
+    return null;
+  }
+  return (
+    <ul className="jp-execplanner-answers">
+      {rows.map(row => (
+        <li
+          key={row.hub}
+          data-testid="ep-answer"
+          data-hub={row.hub}
+          data-status={row.status}
+        >
+          <strong>{row.hub}</strong>:{' '}
+          {row.status === 'asking' ? (
+            <span
+              className="jp-execplanner-status-asking"
+              title="This hub has not answered yet"
+            >
+              <span className="jp-execplanner-spinner" aria-hidden="true" />
+              {row.summary}{' '}
+              <span className="jp-execplanner-muted">
+                {waited(answers.askStarted, now)}
+              </span>
+            </span>
+          ) : (
+            <>
+              <span className={`jp-execplanner-status-${row.status}`}>
+                {row.status}
+              </span>{' '}
+              <span className="jp-execplanner-muted">{row.summary}</span>
+            </>
+          )}
+          {row.messages.length > 0 && (
+            <ul className="jp-execplanner-reasons">
+              {row.messages.map((m, i) => (
+                <li key={i}>{m}</li>
+              ))}
+            </ul>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
