@@ -6,6 +6,8 @@ your own authenticator and spawner: the two lines marked below are all the broke
 
 import os
 
+from jupyterhub.utils import random_port
+
 from jupyterhub_execplanner import setup_execplanner  # <- the broker, line 1
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -15,11 +17,13 @@ state = os.environ.get("EXECPLANNER_STATE_DIR", os.path.join(here, "..", ".cache
 os.makedirs(state, exist_ok=True)
 
 c.JupyterHub.ip = os.environ.get("EXECPLANNER_HUB_IP", "127.0.0.1")
-c.JupyterHub.port = port = int(os.environ.get("EXECPLANNER_HUB_PORT", "8000"))
-# the hub's own and the proxy's API ports follow the public one, so a second local hub
-# (EXECPLANNER_HUB_PORT=8001) does not collide with the first: 8081 and 9001 for port 8000
-c.JupyterHub.hub_port = port + 81
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 1001}"
+c.JupyterHub.port = int(os.environ.get("EXECPLANNER_HUB_PORT", "8000"))
+# the hub's own API and the proxy's API listen on loopback ports that are free when the hub starts
+# (so two local hubs never clash), unless you set them: EXECPLANNER_HUB_API_PORT and
+# EXECPLANNER_PROXY_API_PORT
+c.JupyterHub.hub_port = int(os.environ.get("EXECPLANNER_HUB_API_PORT") or random_port())
+proxy_api_port = int(os.environ.get("EXECPLANNER_PROXY_API_PORT") or random_port())
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(state, "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "jupyterhub-proxy.pid")
@@ -35,6 +39,7 @@ c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{us
 if os.geteuid() == 0:
     c.Spawner.args = ["--allow-root"]
 
+host_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30  # GiB
 setup_execplanner(  # <- line 2
     c,
     db_url="sqlite:///" + os.path.join(state, "execplanner.sqlite"),
@@ -42,6 +47,11 @@ setup_execplanner(  # <- line 2
     # loopback to be fetched. A production hub must not: its loopback and private addresses are the
     # hub's own network (see fetch_allowed_hosts in docs/configuration.md).
     fetch_allowed_hosts=["127.0.0.0/8", "::1", "localhost"],
+    # A trial: servers are local processes with no limits enforced, and an idle lab uses little.
+    # Count each lab as a quarter core and half a GiB, and offer at least 4 cores and 8 GiB even
+    # on a smaller machine, so that two people can each have a lab and a session at once.
+    server_footprint={"cores": 0.25, "memory": 0.5},
+    capacity={"default": {"cores": max(4, os.cpu_count() or 1), "memory": max(8, host_memory)}},
 )
 
 # The broker's settings, if you want to change them (see docs/configuration.md), e.g.:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .federation.merge import (
@@ -38,8 +38,11 @@ from .model.offer import OfferSetRecord, RelayedSession, SessionRecord
 from .model.parse import ParseResult, parse_request
 from .model.phases import Phase
 from .model.render import request_to_doc
-from .platform.datasets import EMPTY, Probe, to_probe
+from .platform.datalink import DataLinkResolver
+from .platform.datasets import EMPTY, Probe, remote_url, to_probe
 from .platform.probe import probe_sizes
+from .platform.resolution import resolved_request
+from .platform.throughput import Throughput
 from .sessions.manager import Identity, NotFound, SessionManager
 
 V1 = "v1.0"  # the Execution Broker v1.0 documents
@@ -73,6 +76,8 @@ class Broker:
     def __init__(self, manager: SessionManager, federation: Federation | None = None) -> None:
         self.manager = manager
         self.federation = federation if federation is not None and federation.active else None
+        self.datalink: DataLinkResolver | None = None  # reads DataLink documents (platform/datalink)
+        self.access: Throughput | None = None  # measured downloads per source (platform/throughput)
 
     # -- requests -----------------------------------------------------------------------------------
 
@@ -113,7 +118,8 @@ class Broker:
         if route is not None and route.message is not None:  # a loop (NO), or why peers were not asked
             parsed = ParseResult(parsed.request, (*parsed.messages, route.message))
         # the peers are asked with what we were sent (v1.0), or with what we read (2023)
-        forwarded = doc if style == V1 else (request_to_doc(parsed.request) if parsed.ok else None)
+        read = parsed.request if parsed.ok else None
+        forwarded = doc if style == V1 else (request_to_doc(read) if read is not None else None)
         forward = route is not None and route.forward and isinstance(forwarded, dict)
         if route is not None and route.loop:
             probes: Mapping[str, Probe] = EMPTY
@@ -144,9 +150,25 @@ class Broker:
         if not parsed.ok or parsed.request is None or not parsed.request.data:
             return EMPTY
         data = self.manager.policy.data
-        urls = to_probe(parsed.request, data)
-        limit = budget(data.probe_timeout, parse_timeout(call.timeout))
-        return await probe_sizes(urls, timeout=min(data.probe_timeout, limit), config=data)
+        timeout = min(data.probe_timeout, budget(data.probe_timeout, parse_timeout(call.timeout)))
+        probes: dict[str, Probe] = {}
+        if self.datalink is not None:  # DataLink documents first: then the datasets are measured
+            probes.update(await self.datalink.resolve(parsed.request, data, timeout))
+        request = resolved_request(parsed.request, probes)
+        heads = await probe_sizes(to_probe(request, data), timeout=timeout, config=data)
+        probes.update(heads)
+        if self.datalink is not None:  # URLs that answered with a DataLink document
+            more = await self.datalink.resolve(request, data, timeout, content_types=heads)
+            if more:
+                probes.update(more)
+                request = resolved_request(parsed.request, probes)
+                probes.update(await probe_sizes([u for u in to_probe(request, data) if u not in probes],
+                                                timeout=timeout, config=data))
+        if self.access is not None:
+            urls = [u for d in request.data if (u := remote_url(d, data))]
+            for url, access in self.access.for_urls(urls, self.manager.clock()).items():
+                probes[url] = replace(probes.get(url, Probe()), access=access)
+        return probes
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -162,8 +184,8 @@ class Broker:
         try:
             record = self.manager.session(who, uuid)
         except NotFound:
-            row = self._relayed(who, uuid)
-            doc, fresh = await self.federation.read(row, call.auth)  # type: ignore[union-attr]
+            row, fed = self._relayed(who, uuid)
+            doc, fresh = await fed.read(row, call.auth)
             if fresh:
                 self.manager.relayed.remember(row, doc)
             return Answer(draft2023.offer_2023_from_doc(doc) if style == DRAFT_2023 else doc)
@@ -195,8 +217,8 @@ class Broker:
         CANCELLED, here or at the peer that made the offer. Accepting an offer rejects its siblings
         everywhere: ours here, the peers' at each peer (what fails there becomes a message)."""
         if self.federation is not None and self.manager.record(uuid) is None:
-            row = self._relayed(who, uuid)
-            doc = await self.federation.change(row, target, call.auth)
+            row, fed = self._relayed(who, uuid)
+            doc = await fed.change(row, target, call.auth)
             self.manager.relayed.remember(row, doc)
             if target is Phase.ACCEPTED:
                 self.manager.sibling_accepted(row.offerset, row.uuid)
@@ -218,9 +240,8 @@ class Broker:
         return Answer(doc, location=doc["meta"]["url"])
 
     async def _reject(self, rows: list[RelayedSession], accepted: str, call: Call) -> list[msg.Message]:
-        if not rows:
+        if not rows or self.federation is None:
             return []
-        assert self.federation is not None
         done, notes = await self.federation.reject(rows, accepted, call.auth)
         for row, doc in done:
             self.manager.relayed.remember(row, doc)
@@ -228,12 +249,14 @@ class Broker:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _relayed(self, who: Identity, uuid: str) -> RelayedSession:
-        """A relayed session the caller may see (its owner, or an admin); NotFound otherwise."""
-        row = self.manager.relayed.get(uuid) if self.federation is not None else None
-        if row is None or not (who.admin or who.owner == row.owner):
+    def _relayed(self, who: Identity, uuid: str) -> tuple[RelayedSession, Federation]:
+        """A relayed session the caller may see (its owner, or an admin), with the federation that
+        reaches its peer; NotFound otherwise (and when this broker has no peers any more)."""
+        fed = self.federation
+        row = self.manager.relayed.get(uuid) if fed is not None else None
+        if fed is None or row is None or not (who.admin or who.owner == row.owner):
             raise NotFound(f"session {uuid} not found")
-        return row
+        return row, fed
 
     def _offerset_doc(self, offerset: OfferSetRecord, sessions: list[SessionRecord],
                       relayed: list[RelayedSession], call: Call) -> dict[str, Any]:

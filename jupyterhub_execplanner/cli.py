@@ -5,7 +5,13 @@
     execplanner watch 0f3c… --hub https://hub-a.example.org
 
 Tokens come from ``--token`` (one for every hub, or one per ``--hub`` in the same order) or from
-``$JUPYTERHUB_API_TOKEN``. Exit status: 0 done, 1 the broker said NO or answered an error, 2 usage.
+``$JUPYTERHUB_API_TOKEN``. Exit status: 0 done, 1 the broker said NO or answered an error, 2 usage,
+141 when the reader of the output went away (``execplanner sessions | head``).
+
+A session is named by its URL, its uuid with ``--hub``, or a unique start of its uuid (as the tables
+print it) with ``--hub``. The offers of the last ``ask`` are remembered (:mod:`.clistate`): a new
+``ask`` rejects those still open on the hubs it asks (``--keep-previous`` keeps them), and ``accept``
+rejects the same ask's offers on the other hubs (``--keep-others`` keeps them).
 
 The formatting is in pure functions (:func:`format_offers_table` and friends) so it can be tested
 without a hub.
@@ -22,11 +28,13 @@ from typing import Any
 
 import httpx
 
+from . import clistate
 from ._version import __version__
 from .client import (
     BrokerClient,
     BrokerError,
     ask_many,
+    broker_url,
     describe_error,
     parse_document,
     split_session_url,
@@ -78,15 +86,15 @@ def _env_token() -> str | None:
 
 def hub_tokens(hubs: Sequence[str], tokens: Sequence[str] | None) -> list[str | None]:
     """Tokens aligned with ``hubs``: none (the environment's), one for all, or one per hub."""
-    tokens = list(tokens or [])
-    if not tokens:
+    given: list[str | None] = list(tokens or [])
+    if not given:
         return [_env_token()] * len(hubs)
-    if len(tokens) == 1:
-        return tokens * len(hubs)
-    if len(tokens) == len(hubs):
-        return tokens
+    if len(given) == 1:
+        return given * len(hubs)
+    if len(given) == len(hubs):
+        return given
     raise UsageError(
-        f"{len(tokens)} --token for {len(hubs)} --hub: give one token for all hubs, or one per hub"
+        f"{len(given)} --token for {len(hubs)} --hub: give one token for all hubs, or one per hub"
     )
 
 
@@ -109,9 +117,9 @@ def read_request(path: str) -> dict[str, Any]:
     return doc
 
 
-def session_client(args: argparse.Namespace) -> BrokerClient:
+def session_client(args: argparse.Namespace, token: str | None = None) -> BrokerClient:
     """The broker of the command's session: ``--hub``, or the one in the session's URL."""
-    token = (args.token or [None])[0] or _env_token()
+    token = token or (args.token or [None])[0] or _env_token()
     if args.hub:
         return BrokerClient(args.hub, token, timeout=args.timeout)
     if args.session.startswith(("http://", "https://")):
@@ -120,7 +128,44 @@ def session_client(args: argparse.Namespace) -> BrokerClient:
         except ValueError as e:
             raise UsageError(str(e)) from e
         return BrokerClient(base, token, timeout=args.timeout)
-    raise UsageError("give the session's full URL, or its uuid with --hub URL")
+    raise UsageError("give the session's full URL, or its uuid (or the start of it) with --hub URL")
+
+
+async def resolve(client: BrokerClient, ref: str) -> str:
+    """The session's uuid or URL: a shortened uuid (as the tables print) is looked up among the
+    caller's sessions and open offers on the hub, as git does with commit ids."""
+    if not clistate.is_prefix(ref):
+        return ref
+    sessions = await client.sessions(offers=True)
+    uuids = [str(_get(s, "meta", "uuid") or "") for s in sessions]
+    try:
+        return clistate.match_prefix(ref, [u for u in uuids if u])
+    except clistate.PrefixError as e:
+        raise UsageError(f"{client.name}: {e}") from None
+
+
+def _note(text: str) -> None:
+    print(f"execplanner: {text}", file=sys.stderr)
+
+
+async def reject_offers(
+    offers: Sequence[clistate.AskedOffer], clients: dict[str, BrokerClient]
+) -> tuple[int, list[str]]:
+    """Reject each offer still open with its broker's client; how many were, and one line for each
+    that could not be (an offer accepted, expired or rejected already is skipped silently)."""
+    async def one(offer: clistate.AskedOffer) -> str | None:
+        try:
+            await clients[offer.broker].reject(offer.url)
+        except BrokerError as e:
+            if e.status in (404, 409):
+                return ""  # no longer open: nothing to release
+            return f"{clients[offer.broker].name}: could not reject {offer.url}: {describe_error(e)}"
+        except httpx.HTTPError as e:
+            return f"{clients[offer.broker].name}: could not reject {offer.url}: {describe_error(e)}"
+        return None
+
+    results = await asyncio.gather(*(one(o) for o in offers if o.broker in clients))
+    return sum(r is None for r in results), [r for r in results if r]
 
 
 async def _ask(args: argparse.Namespace) -> int:
@@ -130,10 +175,24 @@ async def _ask(args: argparse.Namespace) -> int:
         BrokerClient(hub, token, timeout=args.timeout)
         for hub, token in zip(args.hub, tokens, strict=True)
     ]
+    path = clistate.state_path()
     try:
+        if not args.keep_previous:  # release the last ask's open offers first: they hold room
+            previous = clistate.load_last_ask(path)
+            released, problems = await reject_offers(previous.offers, {c.url: c for c in clients})
+            for line in problems:
+                _note(line)
+            if released:
+                _note(f"rejected {released} open offer(s) of your previous ask (--keep-previous keeps them)")
         answers = await ask_many(clients, doc, timeout=args.timeout)
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
+    offers = [o for c, a in zip(clients, answers, strict=True) if a.ok
+              for o in clistate.offers_of(c.url, a.offerset)]
+    try:
+        clistate.save_last_ask(path, clistate.LastAsk(tuple(c.url for c in clients), tuple(offers)))
+    except OSError as e:
+        _note(f"cannot remember this ask's offers in {path}: {e.strerror or e}")
     if args.format == "table":
         print(format_offers_table(answers, sort=args.sort))
     else:
@@ -142,10 +201,56 @@ async def _ask(args: argparse.Namespace) -> int:
     return 0 if has_offers else 1
 
 
+async def _reject_siblings(args: argparse.Namespace, accepted: dict[str, Any]) -> None:
+    """After ``accept``: reject the offers of the same ask on the other hubs (tokens as for ask:
+    one for all, or one per hub of the ask in its order)."""
+    last = clistate.load_last_ask(clistate.state_path())
+    uuid = str(_get(accepted, "meta", "uuid") or "")
+    others = clistate.siblings(last.offers, uuid)
+    if not others:
+        return
+    try:
+        tokens = hub_tokens(list(last.brokers), args.token)
+    except UsageError:
+        tokens = [None] * len(last.brokers)
+    token_of = dict(zip(last.brokers, tokens, strict=True))
+    clients = {b: BrokerClient(b, token_of.get(b) or _env_token(), timeout=args.timeout)
+               for b in {o.broker for o in others}}
+    try:
+        released, problems = await reject_offers(others, clients)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()))
+    for line in problems:
+        _note(line)
+    if released:
+        _note(f"rejected {released} offer(s) of the same ask on the other hubs (--keep-others keeps them)")
+
+
+def _token_of_last_ask(args: argparse.Namespace) -> str | None:
+    """With several ``--token`` (one per hub of the last ask, in its order), the session's hub's."""
+    if not args.token or len(args.token) < 2:
+        return None
+    last = clistate.load_last_ask(clistate.state_path())
+    try:
+        broker = broker_url(args.hub) if args.hub else split_session_url(args.session)[0]
+    except ValueError:
+        return None
+    if broker not in last.brokers:
+        raise UsageError(f"{len(args.token)} --token, but {broker} was not asked by your last ask: "
+                         "give the one token of this hub")
+    if len(args.token) != len(last.brokers):
+        raise UsageError(f"{len(args.token)} --token for the {len(last.brokers)} hubs of your last ask: "
+                         "give one token for all hubs, or one per hub in the order of the ask")
+    return str(args.token[last.brokers.index(broker)])
+
+
 def _update_command(phase: str) -> Callable[[argparse.Namespace], Any]:
     async def run(args: argparse.Namespace) -> int:
-        async with session_client(args) as client:
-            session = await client.update(args.session, phase)
+        async with session_client(args, _token_of_last_ask(args)) as client:
+            ref = await resolve(client, args.session)
+            session = await client.update(ref, phase)
+        if phase == "ACCEPTED" and not args.keep_others:
+            await _reject_siblings(args, session)
         _print_session(session, args.format)
         return 0
 
@@ -161,20 +266,41 @@ def _print_session(session: dict[str, Any], fmt: str) -> None:
 
 async def _show(args: argparse.Namespace) -> int:
     async with session_client(args) as client:
-        session = await client.session(args.session)
+        session = await client.session(await resolve(client, args.session))
     _print_session(session, args.format)
     return 0
 
 
 async def _sessions(args: argparse.Namespace) -> int:
-    token = (args.token or [None])[0] or _env_token()
-    async with BrokerClient(args.hub, token, timeout=args.timeout) as client:
-        sessions = await client.sessions(owner=args.owner, offers=args.offers)
+    tokens = hub_tokens(args.hub, args.token)
+    clients = [BrokerClient(h, t, timeout=args.timeout) for h, t in zip(args.hub, tokens, strict=True)]
+
+    async def one(client: BrokerClient) -> list[dict[str, Any]] | BaseException:
+        try:
+            return await client.sessions(owner=args.owner, offers=args.offers)
+        except (BrokerError, httpx.HTTPError) as e:
+            return e
+
+    try:
+        results = await asyncio.gather(*(one(c) for c in clients))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    failed = [(c, r) for c, r in zip(clients, results, strict=True) if isinstance(r, BaseException)]
+    listed = [(c, r) for c, r in zip(clients, results, strict=True) if not isinstance(r, BaseException)]
+    if len(clients) == 1 and failed:
+        raise failed[0][1]
     if args.format == "table":
-        print(format_sessions_table(sessions))
+        by_hub = [(c.name, r) for c, r in listed]
+        print(format_sessions_table([s for _, r in by_hub for s in r],
+                                    hubs=[n for n, r in by_hub for _ in r] if len(clients) > 1 else None))
+    elif len(clients) == 1:
+        print(_dump({"sessions": listed[0][1]}, args.format))
     else:
-        print(_dump({"sessions": sessions}, args.format))
-    return 0
+        print(_dump({"hubs": [{"hub": c.name, "sessions": r} for c, r in listed]
+                     + [{"hub": c.name, "error": describe_error(e)} for c, e in failed]}, args.format))
+    for client, error in failed:
+        _note(f"{client.name}: {describe_error(error)}")
+    return 1 if failed else 0
 
 
 async def watch_session(
@@ -219,7 +345,7 @@ async def watch_session(
 
 async def _watch(args: argparse.Namespace) -> int:
     async with session_client(args) as client:
-        return await watch_session(client, args.session, interval=args.interval)
+        return await watch_session(client, await resolve(client, args.session), interval=args.interval)
 
 
 # -- argument parsing -----------------------------------------------------------------------------
@@ -289,21 +415,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ask, many_hubs=True)
     ask.set_defaults(func=_ask)
 
+    ask.add_argument("--keep-previous", action="store_true",
+                     help="keep the open offers of your previous ask (by default they are rejected "
+                          "first on the hubs asked again, so they do not hold room)")
+
     for name, phase, text in (
-        ("accept", "ACCEPTED", "accept an offer (its siblings are rejected)"),
+        ("accept", "ACCEPTED", "accept an offer; its siblings are rejected, on its hub and on the "
+                               "other hubs of the same ask (tokens as for ask)"),
         ("reject", "REJECTED", "reject an offer"),
         ("cancel", "CANCELLED", "cancel an offer or a session"),
     ):
-        _add_session_command(sub, name, text).set_defaults(func=_update_command(phase))
+        command = _add_session_command(sub, name, text)
+        command.set_defaults(func=_update_command(phase), keep_others=name != "accept")
+        if name == "accept":
+            command.add_argument("--keep-others", action="store_true",
+                                 help="keep the offers of the same ask on the other hubs")
 
     _add_session_command(sub, "show", "show an offer or session").set_defaults(func=_show)
 
-    sessions = sub.add_parser("sessions", help="list your sessions on a hub")
-    sessions.add_argument("--hub", required=True, metavar="URL", help="the hub (or broker) URL")
+    sessions = sub.add_parser("sessions", help="list your sessions on one or many hubs")
+    sessions.add_argument("--hub", action="append", required=True, metavar="URL",
+                          help="the hub (or broker) URL; repeat for more")
     sessions.add_argument("--owner", metavar="NAME", help="admins: this user's sessions")
     sessions.add_argument("--offers", action="store_true", help="include open offers")
     sessions.add_argument("--format", choices=("table", "json", "yaml"), default="table")
-    _add_common(sessions)
+    _add_common(sessions, many_hubs=True)
     sessions.set_defaults(func=_sessions)
 
     watch = sub.add_parser(
@@ -333,7 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     try:
-        return int(asyncio.run(args.func(args)))
+        code = int(asyncio.run(args.func(args)))
+        sys.stdout.flush()  # here, so that a closed pipe is seen below, not at exit
+        return code
     except UsageError as e:
         print(f"execplanner: {e}", file=sys.stderr)
         return 2
@@ -342,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`execplanner sessions | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)  # Python flushes stdout at exit: to nowhere
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a command the shell's pipe stopped
 
 
 if __name__ == "__main__":

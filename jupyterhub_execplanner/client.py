@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import certifi
@@ -170,6 +170,8 @@ def tls_context() -> ssl.SSLContext:
         return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
     return ssl.create_default_context(cafile=certifi.where())
 
+
+_Client = TypeVar("_Client", bound="BrokerClient")
 
 class BrokerClient:
     """One Execution Broker. Use as ``async with BrokerClient(url, token) as broker: ...``."""
@@ -358,7 +360,7 @@ class BrokerClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> BrokerClient:
+    async def __aenter__(self: _Client) -> _Client:
         return self
 
     async def __aexit__(

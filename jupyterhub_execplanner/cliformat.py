@@ -49,6 +49,11 @@ class UsageError(Exception):
 
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping (a document's part of the expected shape), else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
 def short_uuid(uuid: Any) -> str:
     return str(uuid)[:8] if uuid else NONE
 
@@ -270,7 +275,7 @@ def offer_rows(
         for offer in answer.offerset.get("offers") or []:
             if not isinstance(offer, dict):
                 continue
-            compute = offer.get("compute") if isinstance(offer.get("compute"), dict) else {}
+            compute = _mapping(offer.get("compute"))
             start = session_start(offer)
             row = [
                 answer.hub,
@@ -347,11 +352,11 @@ def answers_document(answers: Sequence[HubAnswer]) -> list[dict[str, Any]]:
 def format_session_summary(session: dict[str, Any], *, now: datetime | None = None) -> str:
     """A few lines about one session, for people."""
     now = now or datetime.now(timezone.utc)
-    compute = session.get("compute") if isinstance(session.get("compute"), dict) else {}
+    compute = _mapping(session.get("compute"))
     phase = str(session.get("phase") or NONE)
     if phase == "OFFERED" and session.get("expires"):
         phase += f" (expires in {format_expires_in(session.get('expires'), now)})"
-    profile = session.get("profile") if isinstance(session.get("profile"), dict) else {}
+    profile = _mapping(session.get("profile"))
     profile_text = format_profile(session)
     if profile.get("display_name") and profile.get("display_name") != profile_text:
         profile_text += f" ({profile['display_name']})"
@@ -389,14 +394,15 @@ def format_session_summary(session: dict[str, Any], *, now: datetime | None = No
     return "\n".join(lines)
 
 
-def format_sessions_table(sessions: Sequence[dict[str, Any]]) -> str:
+def format_sessions_table(sessions: Sequence[dict[str, Any]], hubs: Sequence[str] | None = None) -> str:
+    """The sessions' table; with ``hubs`` (each session's hub, in order) a first column HUB."""
     if not sessions:
         return "No sessions."
     rows = []
-    for session in sessions:
-        compute = session.get("compute") if isinstance(session.get("compute"), dict) else {}
+    for i, session in enumerate(sessions):
+        compute = _mapping(session.get("compute"))
         rows.append(
-            [
+            ([hubs[i]] if hubs is not None else []) + [
                 short_uuid(_get(session, "meta", "uuid")),
                 str(session.get("phase") or NONE),
                 format_profile(session),
@@ -406,7 +412,7 @@ def format_sessions_table(sessions: Sequence[dict[str, Any]]) -> str:
                 str(_get(session, "meta", "name") or NONE),
             ]
         )
-    return format_table(SESSION_COLUMNS, rows)
+    return format_table(("HUB", *SESSION_COLUMNS) if hubs is not None else SESSION_COLUMNS, rows)
 
 
 def format_phase_change(session: dict[str, Any], *, now: datetime | None = None) -> str:

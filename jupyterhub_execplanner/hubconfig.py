@@ -11,9 +11,12 @@ The hub starts services with an almost empty environment. The service gets a new
 hub start (so it can tell a hub restart from its own), and what the spawner sees of the cluster and
 the network when the hub's environment has it: ``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``/``PORT``,
 the other Kubernetes service addresses (``*_SERVICE_HOST``/``*_SERVICE_PORT``), ``POD_NAMESPACE`` and
-``HELM_RELEASE_NAME`` (which a z2jh config file reads), and the proxies (``HTTP(S)_PROXY``,
-``NO_PROXY``, in either case; the service's own and the hub's loopback addresses are added to
-``NO_PROXY``). Keyword arguments
+``HELM_RELEASE_NAME`` (which a z2jh config file reads), ``SLURM_CONF``, the project's own
+``EXECPLANNER_*`` variables (the service loads the hub's config file again: a config file that reads
+them, as the quick start's reads ``EXECPLANNER_STATE_DIR``, must find there what the hub found), and
+the proxies
+(``HTTP(S)_PROXY``, ``NO_PROXY``, in either case; the service's own and the hub's loopback addresses
+are added to ``NO_PROXY``). Keyword arguments
 are broker settings (``c.ExecPlanner.<name>``), validated here so that a wrong one stops the hub at
 start with a message naming it and the fix; so does a broker setting written under a section that is
 not ``ExecPlanner`` (``c.RunSettings.driver_interval``, a section of earlier versions).
@@ -89,10 +92,12 @@ def validate_settings(settings: dict[str, Any]) -> None:
 
 
 # the hub's environment the service gets as it is (when set): the cluster, and what a config file made
-# for Kubernetes reads (z2jh's reads the chart's service addresses, POD_NAMESPACE, HELM_RELEASE_NAME)
+# for Kubernetes reads (z2jh's reads the chart's service addresses, POD_NAMESPACE, HELM_RELEASE_NAME),
+# and the Slurm cluster's configuration file
 PASSED_ENV = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE",
-              "HELM_RELEASE_NAME")
+              "HELM_RELEASE_NAME", "SLURM_CONF")
 PASSED_SUFFIXES = ("_SERVICE_HOST", "_SERVICE_PORT")
+PASSED_PREFIX = "EXECPLANNER_"  # the project's own: a config file may read them (the quick start does)
 PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 NO_PROXY_ENV = ("NO_PROXY", "no_proxy")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -104,6 +109,7 @@ def service_environment(hub_env: Mapping[str, str], service_url: str) -> dict[st
     service's calls to the hub and to itself must not go through it."""
     passed = {k: v for k, v in hub_env.items()
               if v and (k in PASSED_ENV or k in PROXY_ENV or k in NO_PROXY_ENV
+                        or k.startswith(PASSED_PREFIX)
                         or (k.endswith(PASSED_SUFFIXES) and k.replace("_", "").isalnum()))}
     if any(k in passed for k in PROXY_ENV):
         host = urlsplit(service_url).hostname
@@ -183,7 +189,7 @@ def setup_execplanner(
     command = [sys.executable, "-m", "jupyterhub_execplanner.service"]
     if config_file:
         command.append(f"--ExecPlanner.hub_config_file={config_file}")
-    previous = next(
+    previous: dict[str, Any] = next(
         (s for s in _configured(c.JupyterHub, "services", []) if s.get("name") == name), {}
     )
     environment = dict(previous.get("environment") or {})

@@ -353,7 +353,7 @@ def make_pre_spawn_hook(
     before it is applied."""
     # calling setup_execplanner twice must not chain our hook to itself
     while previous is not None and hasattr(previous, "execplanner_previous"):
-        previous = previous.execplanner_previous  # type: ignore[attr-defined]
+        previous = previous.execplanner_previous
 
     async def pre_spawn_hook(spawner: Any) -> None:
         restore(spawner)  # before the admin's hook, which may set what a previous launch changed

@@ -5,12 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/tools/node_modules/.bin:$PWD/.venv/bin:$PATH"
+# EXECPLANNER_HUB_HOST: the name you open the hub by. Browsers keep login cookies per host name, not
+# per port: a second local hub opened by another name (localhost) does not log you out of the first.
+url="http://${EXECPLANNER_HUB_HOST:-127.0.0.1}:${EXECPLANNER_HUB_PORT:-8000}"
 cat <<EOT
 
-  JupyterHub:        http://127.0.0.1:${EXECPLANNER_HUB_PORT:-8000}/hub/  (log in with any name, no password)
-  Execution broker:  http://127.0.0.1:${EXECPLANNER_HUB_PORT:-8000}/services/execplanner/
+  JupyterHub:        $url/hub/  (log in with any name, no password)
+  Execution broker:  $url/services/execplanner/
+  State folder:      ${EXECPLANNER_STATE_DIR:-.cache/hub} (the hub's and the broker's databases, homes)
   A token:           log in, open /hub/token, press "Request new API token"; then try
-                     execplanner ask examples/notebook.yaml --hub http://127.0.0.1:${EXECPLANNER_HUB_PORT:-8000} --token TOKEN
+                     execplanner ask examples/notebook.yaml --hub $url --token TOKEN
 
 EOT
 exec jupyterhub -f examples/jupyterhub_config.py "$@"

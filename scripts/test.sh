@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
+bash scripts/setup-slurm.sh
+bash scripts/setup-dachs.sh
 export PATH="$PWD/tools/node_modules/.bin:$PWD/.venv/bin:$PATH"
 ruff check jupyterhub_execplanner tests benchmarks examples
+mypy
+mypy --strict jupyterhub_execplanner/model jupyterhub_execplanner/planning jupyterhub_execplanner/worker/decide.py
 (cd labextension && npm test)
 status=0
 python -m pytest "$@" || status=$?

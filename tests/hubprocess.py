@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -29,6 +30,18 @@ NODE_BIN = ROOT / "tools" / "node_modules" / ".bin"
 
 
 def free_port() -> int:
+    """A port free now on 127.0.0.1, below the kernel's ephemeral range (32768 and up here): a port a
+    test holds for later (a service URL registered with a hub before the service listens) is then
+    never taken meanwhile by the local end of some outgoing connection, which the kernel picks from
+    that range."""
+    for _ in range(50):
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -23,6 +23,7 @@ from typing import Any
 from ..client import HubAnswer
 from ..cliformat import session_start
 from ..model import messages as msg
+from ..model.lookup import section
 from ..model.messages import Message, parse_time
 from ..model.offer import RelayedSession
 from ..model.phases import HOLDING, Phase
@@ -168,7 +169,7 @@ def peer_messages(answer: HubAnswer) -> list[Message]:
 
 
 def _messages_of(doc: Mapping[str, Any]) -> list[Message]:
-    meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    meta = section(doc, "meta")
     found = []
     for item in meta.get("messages") or []:
         if isinstance(item, dict):

@@ -78,7 +78,7 @@ def _check_one(item: Any, where: str) -> PeerSpec:
         )
     url = item.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if not isinstance(url, str) or parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise PeerConfigError(
             f"{where}: 'url' must be the peer's hub or broker URL, like https://hub-b.example.org "
             f"or https://hub-b.example.org/services/execplanner/, not {url!r}"

@@ -52,6 +52,7 @@ class Ask:
     latest: datetime | None
     timeout: float
     data: tuple[DataItem, ...] = ()
+    keep_outputs: bool = False  # send the cells' outputs too (by default they are cleared)
 
 
 def _positive_int(value: Any, field: str, minimum: int = 1) -> int:
@@ -219,8 +220,11 @@ def parse_ask(doc: Any, default_timeout: float, *, with_hubs: bool = True) -> As
     if earliest and latest and latest < earliest:
         raise FieldError("start.latest is before start.earliest: swap them or widen the window.")
     timeout = parse_timeout(doc, default_timeout)
+    keep = doc.get("keep_outputs", False)
+    if not isinstance(keep, bool):
+        raise FieldError(f"keep_outputs must be true or false, not {keep!r}.")
     return Ask(names, path, _range(doc, "cores"), _range(doc, "memory"), gpus, duration,
-               earliest, latest, timeout, parse_data(doc.get("data")))  # fmt: skip
+               earliest, latest, timeout, parse_data(doc.get("data")), keep)  # fmt: skip
 
 
 def parse_request_ask(doc: Any, default_timeout: float) -> tuple[tuple[str, ...], dict[str, Any], float]:
@@ -237,7 +241,8 @@ def parse_request_ask(doc: Any, default_timeout: float) -> tuple[tuple[str, ...]
     if size > MAX_REQUEST_SIZE:
         raise FieldError(f"request is {size} bytes; at most {MAX_REQUEST_SIZE} are sent to a hub: "
                          "send the document POST execplanner/prepare answered.")
-    mixed = [f for f in ("path", "cores", "memory", "gpus", "duration", "start", "data") if f in doc]
+    mixed = [f for f in ("path", "cores", "memory", "gpus", "duration", "start", "data", "keep_outputs")
+             if f in doc]
     if mixed:
         raise FieldError(f"request comes with {', '.join(mixed)}: send either a prepared request or "
                          "the notebook's path and needs, not both.")
@@ -260,7 +265,7 @@ def data_resource(item: DataItem) -> dict[str, Any]:
         return {"kind": K.kind_uri("data", K.SIMPLE_DATA), "meta": meta, "location": item.value}
     if item.form == "ivoid":
         return {"kind": K.kind_uri("data", K.IVOA_DATA), "meta": meta, "ivoa": {"ivoid": item.value}}
-    first, second = item.value
+    first, second = item.value if isinstance(item.value, tuple) else (item.value, "")
     if item.form == "s3":
         return {"kind": K.kind_uri("data", K.S3_DATA), "meta": meta, "bucket": first, "object": second}
     return {"kind": K.kind_uri("data", K.RUCIO_DATA), "meta": meta,

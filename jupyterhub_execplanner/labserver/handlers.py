@@ -14,7 +14,6 @@ from tornado import web
 
 from ..errors import error_message
 from ..model.codec import BodyError, load_json
-from .hubs import FieldError
 from .lab import Lab, LabError
 
 
@@ -50,8 +49,12 @@ class LabHandler(APIHandler):
             self._reason, kwargs.get("exc_info"),
             "Internal error of the execplanner extension; the server log has the details.",
         )
+        error = (kwargs.get("exc_info") or (None, None))[1]
+        doc: dict[str, Any] = {"status": status_code, "message": message}
+        if isinstance(error, LabError) and error.field:
+            doc["field"] = error.field
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": status_code, "message": message}))
+        self.finish(json.dumps(doc))
 
 
 class HubsHandler(LabHandler):
@@ -60,12 +63,9 @@ class HubsHandler(LabHandler):
         self.reply({"hubs": [h.public() for h in self.lab.hubs(self.origin())]})
 
     @web.authenticated
-    def post(self) -> None:
-        try:
-            hub = self.lab.add_hub(self.json_body())
-        except FieldError as e:
-            raise LabError(400, str(e)) from e
-        self.reply(hub.public(), 201)
+    async def post(self) -> None:
+        hub, user = await self.lab.add_hub(self.json_body(), self.origin())
+        self.reply({**hub.public(), "user": user}, 201)
 
 
 class HubHandler(LabHandler):
@@ -88,6 +88,12 @@ class PrepareHandler(LabHandler):
         self.reply(await self.lab.prepare(self.json_body(), self.origin()))
 
 
+class FilesHandler(LabHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.lab.files(self.get_argument("path", "")))
+
+
 class SessionsHandler(LabHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -108,6 +114,7 @@ handlers: list[tuple[str, type[LabHandler]]] = [
     (r"execplanner/hubs/?", HubsHandler),
     (r"execplanner/hubs/([^/]+)/?", HubHandler),
     (r"execplanner/prepare/?", PrepareHandler),
+    (r"execplanner/files/?", FilesHandler),
     (r"execplanner/ask/?", AskHandler),
     (r"execplanner/sessions/?", SessionsHandler),
     (r"execplanner/sessions/([^/]+)/([^/]+)/?", SessionHandler),

@@ -24,7 +24,12 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class FieldError(ValueError):
-    """A bad field of a body sent by the panel; the message names it and the fix (answered 400)."""
+    """A bad field of a body sent by the panel; the message names it and the fix (answered 400).
+    ``field`` is the form's field to show it next to (``name``, ``url``, ``token``), when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -46,27 +51,32 @@ def parse_hub(doc: Any, service_name: str, own_name: str | None) -> Hub:
         raise FieldError('The body must be an object: {"name": ..., "url": ..., "token": ...}.')
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise FieldError("name is missing: give the hub a short name, like 'other-hub'.")
+        raise FieldError("name is missing: give the hub a short name, like 'other-hub'.", "name")
     name = name.strip()
     if not NAME_PATTERN.match(name):
         raise FieldError(
             f"name {name!r} is not usable: use up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
+            "starting with a letter or digit.",
+            "name",
         )
     if own_name is not None and name == own_name:
-        raise FieldError(f"name {name!r} is your own hub's: choose another name.")
+        raise FieldError(f"name {name!r} is your own hub's: choose another name.", "name")
     url = doc.get("url")
     if not isinstance(url, str) or not url.strip():
-        raise FieldError("url is missing: give the hub's URL, like https://hub.example.org/.")
+        raise FieldError("url is missing: give the hub's URL, like https://hub.example.org/.", "url")
     try:
         url = broker_url(url, service_name)
     except ValueError as e:
-        raise FieldError(f"url: {e}; give the hub's URL, like https://hub.example.org/.") from e
+        raise FieldError(f"url: {e}; give the hub's URL, like https://hub.example.org/.", "url") from e
     token = doc.get("token")
     if not isinstance(token, str) or not token.strip():
-        raise FieldError("token is missing: make one on that hub's /hub/token page and paste it here.")
+        raise FieldError(
+            "token is missing: make one on that hub's /hub/token page and paste it here.", "token"
+        )
     if any(c.isspace() for c in token.strip()):
-        raise FieldError("token has spaces in it: paste only the token from the hub's /hub/token page.")
+        raise FieldError(
+            "token has spaces in it: paste only the token from the hub's /hub/token page.", "token"
+        )
     return Hub(name=name, url=url, token=token.strip())
 
 
@@ -184,7 +194,7 @@ def host_is_trusted(env: Mapping[str, str], origin: str, trusted_hosts: Sequence
         api_host = urlsplit(env.get("JUPYTERHUB_API_URL", "")).hostname
     except ValueError:
         api_host = None
-    return bool(api_host) and _host_key(api_host) == key
+    return api_host is not None and bool(api_host) and _host_key(api_host) == key
 
 
 def _origin(url: str) -> str | None:

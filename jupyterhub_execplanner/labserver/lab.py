@@ -21,7 +21,9 @@ from ..client import BrokerClient, BrokerError, ask_many, describe_error
 from ..model.messages import utcnow
 from . import shapes
 from .asking import Ask, build_request, parse_ask, parse_request_ask
+from .checking import check_hub
 from .hubs import FieldError, Hub, HubsStore, UntrustedHost, own_broker_url, parse_hub
+from .notebooks import clear_outputs, output_count
 from .settings import ExecPlannerLab
 
 ACTIONS = {"accept": "accept", "reject": "reject", "cancel": "cancel"}
@@ -31,10 +33,11 @@ REQUIREMENTS = "requirements.txt"
 class LabError(web.HTTPError):
     """An answer other than success: ``status`` and a message for the panel."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(status, "%s", message)
         self.status = status
         self.message = message
+        self.field = field  # the panel's form field it is about, when there is one
 
 
 class LabBrokerClient(BrokerClient):
@@ -69,6 +72,20 @@ def _not_a_session(hub: Hub, answer: Any) -> LabError:
         f"{hub.name}: the answer is not a session ({_what(answer)}); check that {hub.url} is the "
         "hub's execution broker and that its token is valid.",
     )
+
+
+async def _profiles(client: BrokerClient, timeout: float) -> dict[str, Any]:
+    """The hub's profile summaries by slug (its ``GET /``); empty when it does not say."""
+    try:
+        info = await asyncio.wait_for(client.info(), timeout)
+    except (asyncio.TimeoutError, BrokerError, httpx.HTTPError, ValueError):
+        return {}
+    items = info.get("profiles") if isinstance(info, dict) else None
+    return {
+        p["slug"]: p
+        for p in (items if isinstance(items, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("slug"), str)
+    }
 
 
 def _hub_error(error: Exception, timeout: float) -> str:
@@ -126,10 +143,28 @@ class Lab:
             raise LabError(404, f"No hub named {name!r}: add it first (POST execplanner/hubs).")
         return found
 
-    def add_hub(self, doc: Any) -> Hub:
-        hub = parse_hub(doc, self.settings.service_name, self._own_name())
+    async def add_hub(self, doc: Any, origin: str | None) -> tuple[Hub, str | None]:
+        """Keep a hub the user adds, once checked (``check``, default true: the hub answers, runs
+        the broker and takes the token); answers it and the name its token belongs to. The same
+        hub (its broker URL) cannot be in the list twice; a name already there is replaced."""
+        try:
+            hub = parse_hub(doc, self.settings.service_name, self._own_name())
+        except FieldError as e:
+            raise LabError(400, str(e), e.field) from e
+        for other in self.hubs(origin):
+            if other.url == hub.url and other.name != hub.name:
+                which = "your own hub" if other.own else f"there as {other.name!r}"
+                raise LabError(
+                    409, f"url: {hub.url} is already in your list ({which}); use that one.", "url"
+                )
+        user = None
+        if not isinstance(doc, dict) or doc.get("check", True) is not False:
+            try:
+                user = await check_hub(hub, self.settings.timeout)
+            except FieldError as e:
+                raise LabError(400, str(e), e.field) from e
         self.store.put(hub)
-        return hub
+        return hub, user
 
     def remove_hub(self, name: str) -> None:
         if name == self._own_name():
@@ -164,9 +199,9 @@ class Lab:
             raise LabError(400, f"path {path!r} is not a text file.")
         return content
 
-    async def snapshot(self, path: str, own: Hub, timeout: float) -> dict[str, str]:
-        """Upload the notebook at ``path`` (and ``requirements.txt`` beside it) to the own broker;
-        the snapshot's URLs by file name."""
+    async def _files(self, path: str) -> dict[str, str]:
+        """The notebook at ``path`` and ``requirements.txt`` beside it (when there is one), as saved
+        on this server, by file name."""
         try:
             files = {posixpath.basename(path): await self._read_text(path)}
         except web.HTTPError as e:
@@ -183,6 +218,34 @@ class Lab:
                 f"{REQUIREMENTS}: {requirements.lstrip('/')!r} (beside the notebook) cannot be read as "
                 "UTF-8 text; save it as UTF-8, or remove it, and ask again.",
             ) from e
+        return files
+
+    async def files(self, path: Any) -> dict[str, Any]:
+        """``GET execplanner/files?path=``: what an ask of the notebook at ``path`` sends (the
+        saved files: the panel says when the open document has unsaved changes)."""
+        if not isinstance(path, str) or not path.strip("/ ").endswith(".ipynb"):
+            raise LabError(400, "path: give the notebook's path, like 'work/analysis.ipynb'.", "path")
+        path = path.strip().strip("/")
+        folder = posixpath.dirname(path)
+        found = await self._files(path)
+        out = []
+        for name, text in found.items():
+            entry: dict[str, Any] = {"name": name, "path": posixpath.join(folder, name),
+                                     "size": len(text.encode("utf-8"))}
+            if name.endswith(".ipynb"):
+                entry["outputs"] = output_count(text)
+            out.append(entry)
+        return {"files": out}
+
+    async def snapshot(
+        self, path: str, own: Hub, timeout: float, keep_outputs: bool = False
+    ) -> dict[str, str]:
+        """Upload the notebook at ``path`` (and ``requirements.txt`` beside it) to the own broker,
+        the notebook without its outputs unless ``keep_outputs``; the snapshot's URLs by file name."""
+        files = await self._files(path)
+        if not keep_outputs:
+            name = posixpath.basename(path)
+            files[name] = clear_outputs(files[name])
         async with self.client(own, timeout) as broker:
             try:
                 answer = await asyncio.wait_for(broker.snapshot(files), timeout)
@@ -210,7 +273,7 @@ class Lab:
     async def _prepared(self, ask: Ask, hubs: list[Hub]) -> dict[str, Any]:
         """The v1.0 request for ``ask``, its notebook snapshotted to the own hub's broker."""
         own = self._own_for_snapshot(hubs)
-        urls = await self.snapshot(ask.path, own, ask.timeout)
+        urls = await self.snapshot(ask.path, own, ask.timeout, ask.keep_outputs)
         return build_request(
             ask, urls[posixpath.basename(ask.path)], urls.get(REQUIREMENTS), utcnow()
         )
@@ -248,10 +311,17 @@ class Lab:
             request = await self._prepared(ask, hubs)
         clients = [self.client(by_name[name], timeout) for name in names]
         try:
-            answers = await ask_many(clients, request, timeout=timeout)
+            answers, profiles = await asyncio.gather(
+                ask_many(clients, request, timeout=timeout),
+                asyncio.gather(*(_profiles(c, timeout) for c in clients)),
+            )
         finally:
             await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
-        return {"answers": [shapes.answer_shape(a) for a in answers], "request": request}
+        by_hub = dict(zip(names, profiles, strict=True))
+        return {
+            "answers": [shapes.answer_shape(a, by_hub.get(a.hub)) for a in answers],
+            "request": request,
+        }
 
     # -- sessions -------------------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ PREPARING_KINDS = frozenset(
 PROGRESS_KINDS = frozenset({f"{_K}hub-progress", f"{_K}preload"})
 READY_KINDS = frozenset({f"{_K}server-ready", f"{_K}server-active"})
 WAITING_KIND = f"{_K}waiting"
+STARTED_KINDS = frozenset({f"{_K}starting-server", f"{_K}hub-progress", *READY_KINDS})
+CLOSED_KINDS = frozenset({f"{_K}server-stopped", f"{_K}no-server", f"{_K}stop-failed"})
 
 
 def _number(value: Any) -> float | int | None:
@@ -148,11 +150,26 @@ def _common(hub: str, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def offer_shape(hub: str, doc: Any) -> dict[str, Any]:
-    """An offer (a session in phase OFFERED) as the panel's ``Offer``; total: odd fields give None."""
+def profile_about(summary: Any) -> dict[str, Any] | None:
+    """What the panel tells about an offer's profile, from the broker's ``GET /`` profile summary:
+    its description and the most cores and memory (GiB) a server on it may have (None: no limit)."""
+    if not isinstance(summary, dict):
+        return None
+    return {
+        "description": _str(summary.get("description")),
+        "cores_max": _number(_get(summary, "cores", "max")),
+        "memory_max": _number(_get(summary, "memory", "max")),
+    }
+
+
+def offer_shape(hub: str, doc: Any, profiles: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An offer (a session in phase OFFERED) as the panel's ``Offer``; total: odd fields give None.
+    ``profiles`` is the hub's profile summaries by slug (its ``GET /``), when known."""
     doc = _dict(doc)
+    slug = _str(_get(doc, "profile", "slug"))
     return {
         **_common(hub, doc),
+        "profile_about": profile_about((profiles or {}).get(slug)) if slug else None,
         "preparing": _whole(seconds(_get(doc, "schedule", "preparing", "duration"))),
         "costs": figures(doc.get("costs")),
         "metrics": figures(doc.get("metrics")),
@@ -242,7 +259,16 @@ def session_shape(hub: str, doc: Any) -> dict[str, Any]:
         "progress": progress(phase, messages),
         "open_url": open_url(doc),
         "terminal": phase in TERMINAL,
+        "stopping": phase in TERMINAL and server_left(messages),
     }
+
+
+def server_left(messages: Any) -> bool:
+    """Whether an ended session's server may still be running: it was started (its messages say so)
+    and no message says it is gone yet (the broker stops it after the session ends)."""
+    items = messages if isinstance(messages, list) else []
+    kinds = {_str(m.get("kind")) for m in items if isinstance(m, dict)}
+    return bool(kinds & STARTED_KINDS) and not kinds & CLOSED_KINDS
 
 
 def answer_status(answer: HubAnswer) -> str:
@@ -251,15 +277,16 @@ def answer_status(answer: HubAnswer) -> str:
     return "timeout" if (answer.error or "").startswith("timed out") else "error"
 
 
-def answer_shape(answer: HubAnswer) -> dict[str, Any]:
-    """One hub's answer to an ask as the panel's ``Answer``: its offers, or why there are none."""
+def answer_shape(answer: HubAnswer, profiles: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One hub's answer to an ask as the panel's ``Answer``: its offers, or why there are none;
+    ``profiles``: the hub's profile summaries by slug, when known."""
     status = answer_status(answer)
     offerset = answer.offerset if isinstance(answer.offerset, dict) else {}
     messages = message_texts(_get(offerset, "meta", "messages"))
     if not answer.ok:
         messages = [answer.error or "no answer"]
     offers = [
-        offer_shape(answer.hub, o) for o in _list(offerset.get("offers")) if isinstance(o, dict)
+        offer_shape(answer.hub, o, profiles) for o in _list(offerset.get("offers")) if isinstance(o, dict)
     ]
     if status == "NO" and not messages:
         messages = ["The hub answered NO without a reason."]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -49,7 +49,10 @@ ALIAS_MESSAGE = "YAML aliases (*name) are not accepted; write the value out"
 # cannot be encoded as UTF-8 (so it could never be answered, stored as text or sent on)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # the C loader, when PyYAML has it, behaves as the Python one
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -61,7 +64,7 @@ class BodyError(ValueError):
         self.status = status
 
 
-class SafeYamlLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class SafeYamlLoader(_BaseLoader):
     """PyYAML's safe loader, with YAML 1.2's plain scalars: timestamps stay strings and only
     ``true``/``false`` are booleans (YAML 1.1 would read ``result: NO`` as ``False`` and an ISO 8601
     instant as a ``datetime``). The one YAML reader of the service, the client and the CLI. Use
@@ -87,7 +90,7 @@ def scan_yaml(text: str) -> None:
     """Refuse anchors, aliases, unusual tags, several documents and deep nesting, event by event, before
     anything is built (BodyError, 400). :func:`load_yaml` calls it; so does the broker client before
     it reads a broker's YAML answer with its own resolvers."""
-    loader = SafeYamlLoader(text)
+    loader: Any = SafeYamlLoader(text)  # PyYAML's event API has no types
     depth = documents = 0
     try:
         while True:

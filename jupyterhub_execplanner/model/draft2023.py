@@ -31,8 +31,8 @@ from .fields import (
     read_duration,
     read_window,
     show,
-    utc,
 )
+from .lookup import section
 from .messages import format_time
 from .offer import OfferSetRecord, SessionRecord
 from .parse import ParseResult, unreadable
@@ -46,6 +46,7 @@ from .request import (
     ScheduleSpec,
 )
 from .schedule import format_duration
+from .timing import utc
 
 EXECUTABLE_TYPE_BASE = "https://www.purl.org/ivoa.net/executable-types/"
 GENERIC_COMPUTE = "https://www.purl.org/ivoa.net/resource-types/generic-compute"
@@ -399,20 +400,20 @@ def offer_2023_from_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
     document says it."""
     phase = parse_phase(doc.get("phase")) or Phase.OFFERED
     status, shown = _status_2023(phase)
-    meta = doc.get("meta") if isinstance(doc.get("meta"), Mapping) else {}
-    exe = doc.get("executable") if isinstance(doc.get("executable"), Mapping) else {}
-    compute = doc.get("compute") if isinstance(doc.get("compute"), Mapping) else {}
-    schedule = doc.get("schedule") if isinstance(doc.get("schedule"), Mapping) else {}
-    available = schedule.get("available") if isinstance(schedule.get("available"), Mapping) else {}
+    meta = section(doc, "meta")
+    exe = section(doc, "executable")
+    compute = section(doc, "compute")
+    schedule = section(doc, "schedule")
+    available = section(schedule, "available")
     kind = K.parse_kind(str(exe.get("kind", "")))
-    cores = (compute.get("cores") or {}) if isinstance(compute.get("cores"), Mapping) else {}
-    memory = (compute.get("memory") or {}) if isinstance(compute.get("memory"), Mapping) else {}
+    cores = section(compute, "cores")
+    memory = section(compute, "memory")
     spec: dict[str, Any] = {"mincores": cores.get("min"), "maxcores": cores.get("max"),
                             "minmemory": memory.get("min"), "maxmemory": memory.get("max")}
     duration = available.get("duration")
     start = str(available.get("start", "")).split("/")[0]
     executable = {
-        "name": (exe.get("meta") or {}).get("name") if isinstance(exe.get("meta"), Mapping) else None,
+        "name": section(exe, "meta").get("name"),
         "type": TYPE_FOR_KIND.get(kind[1]) if kind is not None else None,
         "spec": _drop_none({"notebook": exe.get("location"), "requirements": exe.get("requirements"),
                             "image": exe.get("image")}),

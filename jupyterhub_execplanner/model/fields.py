@@ -21,7 +21,6 @@ from . import messages as M
 from .messages import Message
 from .request import IntRange
 from .schedule import OutOfRange, format_instant, parse_duration, parse_interval
-from .timing import utc  # noqa: F401  (the parsers take it from here)
 
 MAX_AMOUNT = 1_000_000  # no request asks for more cores, GiB or devices than this
 MAX_DEPTH = 64  # deeper parts of echoed fields are dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,3 +18,19 @@ def dig(value: Any, *keys: Any) -> Any:
         else:
             return None
     return value
+
+
+def section(value: Any, *keys: Any) -> Mapping[str, Any]:
+    """The mapping at ``value[k1][k2]…`` (as :func:`dig` finds it), or an empty one when there is
+    none there or what is there is not a mapping: for reading optional parts of a document."""
+    found = dig(value, *keys)
+    return found if isinstance(found, Mapping) else {}
+
+
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` is a UUID in one of its string forms."""
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True

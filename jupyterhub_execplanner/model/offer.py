@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .messages import Message
@@ -98,6 +98,30 @@ class OfferPlan:
     def amounts(self) -> dict[str, int]:
         """The resources this offer holds, by resource name (``cores``, ``memory``, accelerators)."""
         return {"cores": self.cores, "memory": self.memory, **dict(self.accelerators)}
+
+
+def request_name(request: object) -> str:
+    """An offer set's name: the request's executable's name, else its own, else ``offerset``."""
+    executable = getattr(request, "executable", None)
+    name = getattr(executable, "name", None) or getattr(request, "name", None) or "offerset"
+    return str(name)[:100]
+
+
+def offer_names(base: str, plans: Sequence[OfferPlan]) -> list[str]:
+    """A name for each offer of a set that tells them apart: the request's name, the profile, the
+    cores and the start (``analysis on small, 2 cores, at 2026-12-07T14:00Z``); ``#2``, ``#3`` … on
+    offers that would otherwise share one."""
+    names = [
+        f"{base} on {p.profile}, {p.cores} core{'s' if p.cores != 1 else ''}, at "
+        f"{p.start.astimezone(timezone.utc):%Y-%m-%dT%H:%MZ}"[:240]  # the store keeps 255
+        for p in plans
+    ]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if names.count(name) == 1 else f"{name} #{seen[name]}")
+    return unique
 
 
 @dataclass

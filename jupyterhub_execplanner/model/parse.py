@@ -32,7 +32,6 @@ from .fields import (
     read_window,
     show,
     type_name,
-    utc,
 )
 from .lookup import dig as _get
 from .messages import Message
@@ -48,6 +47,7 @@ from .request import (
     StorageSpec,
     VolumeMount,
 )
+from .timing import utc
 
 __all__ = ["UNREADABLE_TEMPLATE", "ParseResult", "parse_request", "unreadable"]
 
@@ -93,8 +93,8 @@ def _executable(r: Reader, value: Any) -> tuple[ExecutableSpec | None, str]:
     if kind == K.JUPYTER_NOTEBOOK:
         location = r.url(exe.get("location"), f"{path}.location")
         requirements = _requirements(r, exe.get("requirements"), location, f"{path}.requirements")
-        fields = {"location": location, "requirements": requirements}
-        return replace(spec, **fields, extra=_echo(exe, *fields)), form
+        extra = _echo(exe, "location", "requirements")
+        return replace(spec, location=location, requirements=requirements, extra=extra), form
     if kind == K.SINGULARITY_CONTAINER:
         location = r.text(exe.get("location"), f"{path}.location")
         if not (location or "").strip():
@@ -195,7 +195,7 @@ def _compute(r: Reader, value: Any) -> tuple[ComputeSpec, list[tuple[str, str]]]
         accel_type = r.text(item.get("type"), f"{item_path}.type")
         resource = r.text(item.get("resource"), f"{item_path}.resource")
         count = r.int_range(item.get("count"), f"{item_path}.count", "devices") or IntRange(1, 1)
-        spec = r.mapping(item.get("spec"), f"{item_path}.spec", "{minmemory: 20}") or {}
+        device = r.mapping(item.get("spec"), f"{item_path}.spec", "{minmemory: 20}") or {}
         target = resource or accel_type or accel_name
         if not target:
             r.error(
@@ -205,7 +205,7 @@ def _compute(r: Reader, value: Any) -> tuple[ComputeSpec, list[tuple[str, str]]]
                 example=example,
             )
             continue
-        accelerators.append(AcceleratorRequest(accel_name, accel_type, target, count, frozen(spec)))
+        accelerators.append(AcceleratorRequest(accel_name, accel_type, target, count, frozen(device)))
     volumes, references = [], []
     example = "{path: /input, mode: READONLY, resource: input-data}"
     for item_path, item in r.items(compute.get("volumes"), f"{path}.volumes", example):

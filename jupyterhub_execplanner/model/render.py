@@ -297,7 +297,9 @@ def render_session(s: SessionRecord, base_url: str) -> dict[str, Any]:
     def part(name: str) -> str:
         return str(uuid.uuid5(namespace, name))
 
-    def head(group: str, kind: str, key: str, name: str | None, desc: str | None = None) -> dict:
+    def head(
+        group: str, kind: str, key: str, name: str | None, desc: str | None = None
+    ) -> dict[str, Any]:
         meta = _drop_none({"uuid": part(key), "name": name, "description": desc})
         return {"kind": K.kind_uri(group, kind), "meta": meta, "phase": phase}
 

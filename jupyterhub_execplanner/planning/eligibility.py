@@ -175,7 +175,7 @@ def assess(
     exe = request.executable
     image, options = profile.image, profile.options
     unlisted = profile.unlisted_image
-    if exe.kind == DOCKER and unlisted is not None and runs_image(profile, exe.image):
+    if exe.kind == DOCKER and unlisted is not None and exe.image and runs_image(profile, exe.image):
         image, options = exe.image, {**options, **unlisted.user_options(exe.image)}
     elif exe.kind == DOCKER and image_name(profile.image) != image_name(exe.image):
         return no(

@@ -34,9 +34,9 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..model import messages as msg
@@ -49,10 +49,13 @@ from ..platform.datasets import EMPTY, DataPlan, Probe, place
 from ..platform.profiles import Profile
 from .costs import Breach, breach_messages, breaches, check_limit_items, quote
 from .eligibility import EPS, Fit, assess, ceil_second, check_request
+from .holders import Holders
 from .policy import PlannerPolicy
 from .refusals import no_room, summaries
 
 log = logging.getLogger(__name__)
+# the platform scheduler's earliest start of a job: (profile, need, time limit) -> instant or None
+StartFacts = Callable[[Profile, Mapping[str, float], timedelta], "datetime | None"]
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,18 @@ def plan(
     now: datetime,
     policy: PlannerPolicy | None = None,
     probes: Mapping[str, Probe] = EMPTY,
+    start_facts: StartFacts | None = None,
+    holders: Holders | None = None,
 ) -> PlanResult:
     """Offers for ``request`` (see the module docstring). Never raises: an unexpected failure is a
     NO with a platform message, and the calendar is left as it was. Every message is stamped with
-    ``now``."""
+    ``now``. ``start_facts(profile, need, duration)``, when the platform has a scheduler of its own
+    (Slurm's backfill), is the earliest its job of ``need`` for ``duration`` can start (None: no
+    fact): no offer of the profile prepares before it. ``holders()``, asked only for a NO for lack
+    of room, is what holds the room (:mod:`.holders`), which the NO then names."""
     try:
-        return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy(), probes)
+        return _plan(request, profiles, calendar, utc(now), policy or PlannerPolicy(), probes,
+                     start_facts, holders)
     except Exception as e:  # the service must answer, whatever the request
         log.exception("Planning failed")
         return _no(
@@ -101,7 +110,13 @@ def _plan(
     now: datetime,
     policy: PlannerPolicy,
     probes: Mapping[str, Probe],
+    start_facts: StartFacts | None = None,
+    holders: Holders | None = None,
 ) -> PlanResult:
+    def full() -> PlanResult:  # a NO for lack of room, saying what holds it
+        return _no(*no_room(request, fits, calendar, policy, now=now,
+                            holders=holders() if holders is not None else ()))
+
     if not profiles:
         return _no(msg.error(msg.PLATFORM, "This hub has no profiles to offer.", at=now, path="$"))
     problems = check_request(request, policy, now=now) + check_limit_items(request, now=now)
@@ -114,6 +129,12 @@ def _plan(
         profiles = [replace(p, prepare=p.prepare + data.prepare_extra) for p in profiles]
     verdicts = [assess(request, p, calendar, now, policy) for p in profiles]
     fits = [v for v in verdicts if isinstance(v, Fit)]
+    if start_facts is not None and fits:
+        later = [_after_fact(f, start_facts, policy) for f in fits]
+        if any(f is not None for f in later):
+            fits = [f for f in later if f is not None]
+        else:
+            return full()
     if not fits:
         reasons = [v for v in verdicts if isinstance(v, Message)]
         return _no(*summaries(request, profiles, calendar, policy, now=now), *reasons)
@@ -121,8 +142,19 @@ def _plan(
     if not offers and broken:
         return _no(*breach_messages(broken, now=now))
     if not offers:
-        return _no(*no_room(request, fits, calendar, policy, now=now))
+        return full()
     return PlanResult(tuple(offers))
+
+
+def _after_fact(fit: Fit, start_facts: StartFacts, policy: PlannerPolicy) -> Fit | None:
+    """``fit`` starting no earlier than the platform's scheduler says its smallest job can (its
+    preparation begins with the job); None when that is after its latest start."""
+    p = fit.profile
+    fact = start_facts(p, fit.need(False), p.prepare + fit.duration + policy.releasing)
+    if fact is None:
+        return fit
+    earliest = max(fit.earliest, ceil_second(utc(fact) + p.prepare))
+    return replace(fit, earliest=earliest) if earliest <= fit.latest else None
 
 
 def _no(*messages: Message) -> PlanResult:

@@ -25,6 +25,7 @@ from .eligibility import (
     profile_range,
     runs_image,
 )
+from .holders import Holder, room_held
 from .policy import PlannerPolicy
 
 
@@ -162,21 +163,30 @@ def summaries(
 
 def no_room(
     request: ExecutionRequest, fits: list[Fit], calendar: Calendar, policy: PlannerPolicy, *,
-    now: datetime,
+    now: datetime, holders: Sequence[Holder] = (),
 ) -> list[Message]:
-    """Eligible profiles, but no free slot in the start window."""
+    """Eligible profiles, but no free slot in the start window; ``holders``: what holds the room."""
     horizon = calendar.horizon_end
+    endless = any(h.until is None for h in holders)
     out = [
         msg.error(
             msg.NO_CAPACITY,
             "This hub has no room for the request with a start between ${earliest} and "
-            "${latest}; try a later or wider start window, a shorter duration or fewer resources.",
+            "${latest}; ${advice}",
             at=now,
             path="schedule.requested.start",
             earliest=min(f.earliest for f in fits),
             latest=max(f.latest for f in fits),
+            advice=("running servers with no end hold room (see below): a later start helps only once "
+                    "they stop."
+                    if endless else
+                    "try a later or wider start window, a shorter duration or fewer resources."),
         )
     ]
+    for pool in dict.fromkeys(f.profile.pool for f in fits):
+        held = room_held(holders, pool, calendar.pool_totals(pool), now=now)
+        if held is not None:
+            out.append(held)
     for fit in fits:
         if fit.earliest + fit.duration + policy.releasing > horizon:
             out.append(
@@ -193,7 +203,8 @@ def no_room(
             )
             continue
         need = [
-            f"{n} cores" if k == "cores" else f"{n} GiB" if k == "memory" else f"{n} {k}"
+            (f"{n} core{'' if n == 1 else 's'}" if k == "cores"
+             else f"{n} GiB" if k == "memory" else f"{n} {k}")
             for k, n in fit.need(False).items()
         ]
         out.append(

@@ -38,8 +38,10 @@ from ..model import kinds as K
 from ..model import messages as msg
 from ..model.lookup import dig as _get
 from ..model.messages import Message
-from ..model.offer import DATA_BYTES, DATA_LOCAL, DATA_TIME, DataPlacement, Figure
+from ..model.offer import DataPlacement, Figure
 from ..model.request import DataSpec, ExecutionRequest
+from . import resolution as res
+from .proximity import Access, human_bytes, proximity
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 DATA_DENIED = "urn:execplanner:data-denied"
@@ -61,6 +63,7 @@ class Collection:
     s3_bucket: str | None = None
     s3_prefix: str = ""
     rucio_scope: str | None = None
+    obs_collections: tuple[str, ...] = ()  # ObsCore obs_collection values
     volume: Mapping[str, Any] | None = None  # a Kubernetes volume (without its name)
 
 
@@ -91,6 +94,9 @@ class Probe:
     status: int | None = None
     error: str | None = None
     refused: bool = False  # the address policy forbids the URL's address: nothing was asked
+    content_type: str | None = None  # what the HEAD answered (a DataLink document is resolved)
+    resolution: res.Resolution | None = None  # data[i]'s DataLink document read (platform/datalink)
+    access: Access | None = None  # what this hub measured of downloads from the URL's host
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,8 @@ def parse_collections(value: Any, setting: str = "ExecPlanner.data_collections")
     s3_bucket, s3_prefix, rucio_scope, volume}``. ValueError naming the key and the fix."""
     if not isinstance(value, Mapping):
         raise ValueError(f"{setting} must be a dict of collection name to its description")
-    known = {"path", "ivoid_prefix", "url_prefix", "s3_bucket", "s3_prefix", "rucio_scope", "volume"}
+    known = {"path", "ivoid_prefix", "url_prefix", "obs_collection", "s3_bucket", "s3_prefix",
+             "rucio_scope", "volume"}
     out = []
     for name, entry in value.items():
         where = f"{setting}[{name!r}]"
@@ -157,11 +164,12 @@ def parse_collections(value: Any, setting: str = "ExecPlanner.data_collections")
             rucio_scope=_strings(entry.get("rucio_scope"), f"{where}['rucio_scope']")[0]
             if entry.get("rucio_scope") else None,
             volume=dict(volume) if volume is not None else None,
+            obs_collections=_strings(entry.get("obs_collection"), f"{where}['obs_collection']"),
         )
         if not (collection.ivoid_prefixes or collection.url_prefixes or collection.s3_bucket
-                or collection.rucio_scope):
-            raise ValueError(f"{where} has no match rule: give ivoid_prefix, url_prefix, s3_bucket "
-                             "or rucio_scope")
+                or collection.rucio_scope or collection.obs_collections):
+            raise ValueError(f"{where} has no match rule: give ivoid_prefix, url_prefix, obs_collection, "
+                             "s3_bucket or rucio_scope")
         out.append(collection)
     return tuple(out)
 
@@ -228,6 +236,11 @@ def match(d: DataSpec, collections: Sequence[Collection]) -> tuple[Collection, s
             for prefix in c.url_prefixes:
                 if url.startswith(prefix) and (src := _source(c, _rest(url[len(prefix):]))):
                     return c, src
+        if not res.wants(d) and _text(_get(extra, "ivoa", "obscore", "obs_collection")) in c.obs_collections:
+            filename = posixpath.basename(urlsplit(d.location or "").path) or _text(
+                _get(extra, "ivoa", "obscore", "obs_id")) or ""
+            if filename and (src := _source(c, _rest(filename))):  # the file by its name in the folder
+                return c, src
         if d.kind == K.S3_DATA and c.s3_bucket and _text(extra.get("bucket")) == c.s3_bucket:
             key = (_text(extra.get("object")) or "").lstrip("/")
             if key.startswith(c.s3_prefix) and (src := _source(c, _rest(key[len(c.s3_prefix):]))):
@@ -351,6 +364,19 @@ def place(
         label = d.name or path
         mount = mount_path(request, d, i)
         found = match(d, config.collections)
+        resolved = probes.get(res.key(i), Probe()).resolution
+        if found is None and resolved is not None:  # planned with the dataset DataLink gave
+            if not resolved.ok:
+                problems.append(res.refusal(resolved, i, now))
+                continue
+            d = res.apply(d, resolved)
+            notes.append(res.note(resolved, label, now))
+            found = match(d, config.collections)
+        elif found is None and d.location and res.wants(d, probes.get(d.location, Probe()).content_type):
+            problems.append(res.refusal(res.Resolution(None, problem=(
+                "its DataLink document was not read (no time was left for it, or the URL answered "
+                "with a DataLink document only when measured)")), i, now))
+            continue
         if found is not None:
             collection, source = found
             placements.append(DataPlacement(label, "local", d.location, source, mount, 0, 0.0,
@@ -387,8 +413,10 @@ def place(
                 "${limit}. Ask a hub that holds the data.", at=now, path=path, size=human_bytes(size),
                 limit=human_bytes(config.max_bytes)))  # fmt: skip
             continue
-        bps = config.bandwidth_for(url)
-        seconds = round(size / bps, 1) if size is not None else 0.0
+        access = probe.access
+        bps = access.bandwidth if access is not None else config.bandwidth_for(url)
+        latency = access.latency if access is not None else 0.0
+        seconds = round(size / bps + latency, 1) if size is not None else 0.0
         placements.append(DataPlacement(label, "stage", url, None, mount, size, seconds))
         if size is None:
             why = f" ({probe.error})" if probe.error else ""
@@ -397,8 +425,9 @@ def place(
                                   at=now, name=label, mount=mount, why=why))
         else:
             notes.append(msg.info(DATA_NOTE, "data '${name}' will be downloaded: ${size}, about "
-                                  "${seconds} s at ${rate}", at=now, name=label, size=human_bytes(size),
-                                  seconds=f"{seconds:g}", rate=human_bytes(bps) + "/s"))
+                                  "${seconds} s at ${rate}${how}", at=now, name=label,
+                                  size=human_bytes(size), seconds=f"{seconds:g}",
+                                  rate=human_bytes(bps) + "/s", how=_measured(access)))
     if problems:
         return problems
     seconds = round(sum(p.seconds for p in placements), 1)
@@ -407,25 +436,16 @@ def place(
             DATA_UNREACHABLE, "Downloading the data takes about ${seconds} s here, more than the "
             "${limit} s a server of this hub may take to start; ask a hub closer to the data.",
             at=now, path="data", seconds=f"{seconds:g}", limit=f"{config.max_seconds:g}")]  # fmt: skip
-    return DataPlan(tuple(placements), seconds, tuple(notes), proximity(placements))
+    measured = {url: a for p in placements
+                if (a := probes.get(url := p.location or "", Probe()).access) is not None}
+    return DataPlan(tuple(placements), seconds, tuple(notes), proximity(placements, measured))
 
 
-def proximity(placements: Sequence[DataPlacement]) -> tuple[Figure, ...]:
-    """The data-proximity metrics: bytes to move and the estimated time (only when every staged
-    size is known), and the fraction of resources already local."""
-    if not placements:
-        return ()
-    local = sum(1 for p in placements if p.mode == "local") / len(placements)
-    out = []
-    staged = [p for p in placements if p.mode == "stage"]
-    if all(p.size is not None for p in staged):
-        total = float(sum(p.size or 0 for p in staged))
-        seconds = round(sum(p.seconds for p in staged), 1)
-        out += [Figure(DATA_BYTES, total, total, "bytes", "bytes to move before the start"),
-                Figure(DATA_TIME, seconds, seconds, "s", "estimated transfer time")]
-    out.append(Figure(DATA_LOCAL, round(local, 6), round(local, 6), "fraction",
-                      "fraction of the data resources already on the platform"))
-    return tuple(out)
+def _measured(access: Access | None) -> str:
+    if access is None:
+        return ""
+    return (f" (measured from {access.host} over {access.samples} download"
+            f"{'s' if access.samples != 1 else ''}, first byte after {access.latency:.2g} s)")
 
 
 def _unreachable(
@@ -459,15 +479,6 @@ def _unreachable(
         return msg.error(DATA_DENIED, "${path} is at ${url}, a source this hub's policy forbids "
                          "(${rule}); ask another hub.", at=now, path=path, url=url, rule=rule)
     return None
-
-
-def human_bytes(size: float) -> str:
-    """Decimal units: ``1.2 GB``, ``30 MB``."""
-    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= factor:
-            return f"{size / factor:.3g} {unit}"
-    return f"{int(size)} bytes"
-
 
 
 def data_config(settings: Any) -> DataConfig:

@@ -124,10 +124,10 @@ async def _head(client: httpx.AsyncClient, url: str, config: DataConfig | None) 
         url = target
     if response.status_code >= 400:
         return Probe(status=response.status_code, error=f"HEAD answered HTTP {response.status_code}")
-    length = response.headers.get("Content-Length", "")
+    length, kind = response.headers.get("Content-Length", ""), response.headers.get("Content-Type")
     if not length.isdigit():
-        return Probe(status=response.status_code, error="HEAD gave no Content-Length")
-    return Probe(size=int(length), status=response.status_code)
+        return Probe(status=response.status_code, error="HEAD gave no Content-Length", content_type=kind)
+    return Probe(size=int(length), status=response.status_code, content_type=kind)
 
 
 async def probe_one(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
@@ -45,6 +45,7 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NOT_ACCELERATORS = ("cpu", "memory", "ephemeral-storage", "hugepages-")
 _OUR_KEYS = ("max_duration", "prepare", "pool")
 
+_kubespawner_slugify: Callable[..., str] | None
 try:  # KubeSpawner generates missing slugs with python-slugify (kubespawner/spawner.py)
     from slugify import slugify as _kubespawner_slugify
 except ImportError:  # pragma: no cover - python-slugify comes with kubespawner
@@ -220,7 +221,7 @@ def local_host_profile(totals: Mapping[str, float], defaults: ProfileDefaults) -
 def profile_summary(profile: Profile) -> dict[str, Any]:
     """A JSON-ready description of a profile (for ``GET /``). The KubeSpawner keys (``options``,
     ``unlisted_image``, ``node_selector``, ``tolerations``) are present only when set."""
-    summary = {
+    summary: dict[str, Any] = {
         "slug": profile.slug,
         "display_name": profile.display_name,
         "description": profile.description,

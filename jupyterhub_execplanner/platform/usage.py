@@ -118,9 +118,12 @@ def external_usage(
     profiles: Sequence[Profile],
     footprint: Mapping[str, float],
     held: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+    each: list[tuple[str, str, Mapping[str, float]]] | None = None,
 ) -> Usage:
     """Pool -> resource -> amount held by the running ``servers`` other than the ``held`` ones
-    (``(user, server name)`` pairs whose capacity the calendar already holds)."""
+    (``(user, server name)`` pairs whose capacity the calendar already holds). ``each``, when given,
+    gets ``(user, pool, resource -> amount)`` of every such server, for a NO that says what holds
+    the room (summed only then: a large hub's read stays cheap)."""
     by_slug: dict[str, list[Profile]] = {}
     for profile in profiles:
         by_slug.setdefault(profile.slug, []).append(profile)
@@ -142,6 +145,8 @@ def external_usage(
         total = usage.setdefault(pool, {})
         for name, amount in amounts.items():
             total[name] = total.get(name, 0.0) + amount
+        if each is not None:
+            each.append((server.user, pool, amounts))
     return usage
 
 

@@ -14,7 +14,8 @@ import logging
 import os
 import re
 import signal
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
@@ -33,7 +34,11 @@ from ..model.messages import utcnow
 from ..planning.policy import PlannerPolicy
 from ..platform.calendar import Calendar
 from ..platform.capacity import CapacityProvider, HostCapacity, StaticCapacity
+from ..platform.slurmprofiles import is_slurm_hub
+from ..platform.slurmsetup import connect as slurm_connect
+from ..platform.slurmsetup import slurm_platform
 from ..platform.sources import is_kubespawner, profiles_for_hub
+from ..platform.throughput import Throughput
 from ..platform.usage import external_usage, running_servers
 from ..sessions.manager import SessionManager
 from ..sessions.snapshots import SnapshotStore
@@ -46,6 +51,7 @@ from .launches import launch_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner, misplaced_settings
 from .snapshots import snapshot_handlers
+from .vosi import vosi_handlers
 
 _CAPABILITY = re.compile(r"(/snapshots/)[A-Za-z0-9_-]{20,}")
 MAX_STREAMED_BODY = 256 * 1024 * 1024  # bytes read (and dropped) before a connection is closed
@@ -97,9 +103,18 @@ class ExecPlannerApp(Application, ExecPlanner):
         return prefix if prefix.endswith("/") else prefix + "/"
 
     manager = Instance(SessionManager, allow_none=True)
+
+    @property
+    def sessions(self) -> SessionManager:
+        """The session manager, which ``initialize()`` makes before anything else uses it."""
+        if self.manager is None:
+            raise RuntimeError("the broker service is not initialized yet")
+        return self.manager
+
     driver = Instance(PhaseDriver, allow_none=True)
     provider = Instance(CapacityProvider, allow_none=True)
     kube: Any = None  # the KubeCapacity when capacity_provider resolves to "kubernetes"
+    slurm: Any = None  # the SlurmCapacity when capacity_provider resolves to "slurm"
     profile_source = Unicode("")
 
     def initialize(self, argv: Any = None) -> None:
@@ -127,12 +142,17 @@ class ExecPlannerApp(Application, ExecPlanner):
             return self.capacity_provider
         if is_kubespawner(self.config) and not self.capacity:
             return "kubernetes"
+        if is_slurm_hub(self.config) and not self.capacity:
+            return "slurm"
         return "static" if self.capacity else "host"
 
     def init_platform(self) -> None:
         kind = self.resolve_capacity_provider()
         if kind == "kubernetes":
             profiles, totals = self._kubernetes_platform()
+        elif kind == "slurm":
+            self.slurm, profiles, self.profile_source = slurm_platform(self, self.config)
+            totals = self.slurm.totals()
         else:
             if kind == "static" and not self.capacity:
                 raise ValueError(
@@ -184,9 +204,15 @@ class ExecPlannerApp(Application, ExecPlanner):
         if self.kube is not None:  # the cluster's totals reach the calendar as they change
             self.manager.health, self.manager.node_fit = self.kube.stale_reason, self.kube.node_fit
             self.kube.on_change = calendar.set_totals
+        if self.slurm is not None:  # totals, other jobs, start facts and reservations (docs/slurm.md)
+            slurm_connect(self.slurm, self.manager, self)
         held = self.manager.load()
         self.federation = self.make_federation()
         self.broker = Broker(self.manager, self.federation)
+        # issue 15: DataLink documents read before planning; downloads measured per source host
+        self.broker.datalink = self.datalink_resolver()
+        self.broker.access = Throughput(self.store.engine, half_life=self.throughput_half_life)
+        self.started = now
         self.log.info(
             "Offering %d profile(s) from %s; %d session(s) hold capacity; database %s",
             len(profiles),
@@ -199,7 +225,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         """Peers to ask and relayed sessions to serve (see docs/federation.md)."""
         federation = Federation(
             self.peer_specs(),
-            broker_id=self.manager.relayed.broker_id,  # type: ignore[union-attr]
+            broker_id=self.sessions.relayed.broker_id,
             peer_timeout=self.peer_timeout,
             max_hops=self.max_hops,
         )
@@ -233,7 +259,7 @@ class ExecPlannerApp(Application, ExecPlanner):
     def init_tornado(self) -> None:
         prefix = self.service_prefix
         self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
-        self.metrics = Metrics(self.manager.phase_counts)  # type: ignore[union-attr]
+        self.metrics = Metrics(self.sessions.phase_counts)
         handlers: list[Any] = [(prefix.rstrip("/"), default_handlers[0][1])]
         handlers += [
             (url_path_join(prefix, pattern) if pattern else prefix, handler)
@@ -241,6 +267,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         ]
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in snapshot_handlers]
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in launch_handlers]
+        handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in vosi_handlers]
         handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
         self.tornado_app = web.Application(
             handlers,
@@ -267,7 +294,7 @@ class ExecPlannerApp(Application, ExecPlanner):
             level = logging.INFO
         # the logger passes everything to its handlers, which filter at log_level: compare here, so
         # the hot path does not build a record that nothing prints
-        if level < int(self.log_level):
+        if level < cast(int, self.log_level):
             return
         self.log.log(
             level,
@@ -324,7 +351,9 @@ class ExecPlannerApp(Application, ExecPlanner):
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         if self.kube is not None:  # pods of every server are in the cluster's requests already
             await self.kube.start()
-        polling = self.hub_poll_interval > 0 and self.kube is None
+        if self.slurm is not None:  # so are the jobs of every server on Slurm
+            await self.slurm.start()
+        polling = self.hub_poll_interval > 0 and self.kube is None and self.slurm is None
         poller = asyncio.create_task(self.poll_hub()) if polling else None
         self.driver = self.make_driver()
         if self.driver is not None:
@@ -345,6 +374,8 @@ class ExecPlannerApp(Application, ExecPlanner):
                 await self.driver.stop()
             if self.kube is not None:
                 await self.kube.stop()
+            if self.slurm is not None:
+                await self.slurm.stop()
             await _shut(server)
             self.store.close()
 
@@ -376,8 +407,8 @@ class ExecPlannerApp(Application, ExecPlanner):
     def _expire(self) -> None:
         """The periodic loop: expire offers that are due, and delete expired snapshots."""
         try:
-            self.manager.expire_due(self.manager.clock())  # type: ignore[union-attr]
-            self.snapshots.expire(self.manager.clock())  # type: ignore[union-attr]
+            self.sessions.expire_due(self.sessions.clock())
+            self.snapshots.expire(self.sessions.clock())
         except StoreUnavailable as e:  # a read-only or busy database: the next pass tries again
             self.log.debug("Expiry skipped: %s", e)
 
@@ -395,13 +426,13 @@ class ExecPlannerApp(Application, ExecPlanner):
                 missing,
             )
         return PhaseDriver(
-            self.manager,  # type: ignore[arg-type]
+            self.sessions,
             hub,
             self.launch_secret,
             interval=self.driver_interval,
             max_spawns=self.max_concurrent_spawns,
             spawn_timeout=self.spawn_timeout,
-            logger=self.log,  # type: ignore[arg-type]
+            logger=self.log,
         )
 
     async def _checkpoint_loop(self, interval: float = 2.0) -> None:
@@ -427,15 +458,17 @@ class ExecPlannerApp(Application, ExecPlanner):
             while True:
                 try:
                     servers = running_servers(await hub.active_users())
+                    each: list[tuple[str, str, Mapping[str, float]]] = []
                     usage = external_usage(
                         servers,
-                        self.manager.profiles,  # type: ignore[union-attr]
+                        self.sessions.profiles,
                         self.server_footprint,
-                        held=self.manager.held_servers(),  # type: ignore[union-attr]
+                        held=self.sessions.held_servers(),
+                        each=each,  # what a NO for lack of room names
                     )
-                    pools = {p.pool for p in self.manager.profiles}  # type: ignore[union-attr]
-                    self.manager.set_external_usage(  # type: ignore[union-attr]
-                        {pool: usage.get(pool, {}) for pool in pools}
+                    pools = {p.pool for p in self.sessions.profiles}
+                    self.sessions.set_external_usage(
+                        {pool: usage.get(pool, {}) for pool in pools}, each
                     )
                 except Exception as e:  # the hub's answer or anything else: try again next time
                     self.log.warning("Could not read the hub's running servers: %s", e)

@@ -26,6 +26,7 @@ from ..model.phases import Phase
 from ..model.update import UpdateError, parse_update
 from ..planning.eligibility import runnable_executables
 from ..platform.profiles import profile_summary
+from ..platform.throughput import reported_transfer
 from ..sessions.limits import LimitExceeded
 from ..sessions.manager import Conflict, Identity, NotFound, SessionManager
 from ..sessions.store import StoreUnavailable
@@ -88,7 +89,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return b"".join(self._chunks)
 
     @property
-    def hub_auth(self):  # type: ignore[override]
+    def hub_auth(self) -> Any:
         return self.settings["hub_auth"]
 
     @property
@@ -201,7 +202,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if isinstance(error, (NotFound, Conflict, FederationError)):  # the broker's answers as HTTP
             status_code = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) \
                 else error.status
-            message = self.not_found(error).log_message if isinstance(error, NotFound) else str(error)
+            shown = self.not_found(error).log_message if isinstance(error, NotFound) else None
+            message = shown or str(error)
             self.set_status(status_code)
         elif isinstance(error, StoreUnavailable):
             status_code = 503
@@ -395,8 +397,20 @@ class ProgressReportHandler(BaseHandler):
             raise self.not_found(e) from e
         if not kept:
             raise web.HTTPError(429, "This session has too many messages; the report was not kept.")
+        self.measured(uuid)
         self.set_status(204)
         self.finish()
+
+    def measured(self, uuid: str) -> None:
+        """A staged download's figures (issue 15): the measured access to its source."""
+        access = self.broker.access
+        record = self.manager.record(uuid) if access is not None else None
+        if access is None or record is None:
+            return
+        staged = [p.location for p in record.offer.data if p.mode == "stage" and p.location]
+        found = reported_transfer(self.body(), staged)
+        if found is not None:
+            access.report(uuid, *found, now=self.manager.clock())
 
 
 class SessionsHandler(BaseHandler):
@@ -447,7 +461,7 @@ class OAuthCallbackHandler(HubOAuthCallbackHandler):
     the process-wide singleton the stock handler would create."""
 
     @property
-    def hub_auth(self):  # type: ignore[override]
+    def hub_auth(self) -> Any:
         return self.settings["hub_auth"]
 
 

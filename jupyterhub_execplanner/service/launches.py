@@ -67,10 +67,9 @@ class LaunchClaimHandler(BaseHandler):
                 f"'Authorization: {launch.LAUNCH_SCHEME} <token>'."
             )
         reason = refusal(self.manager.record(uuid), user, server)
-        if reason is None and self.launches is None:
-            reason = "this broker does not start servers (its phase driver is off)"
         if reason is None:
-            reason = self.launches.claim(uuid, nonce, self.manager.clock())  # type: ignore[union-attr]
+            reason = (self.launches.claim(uuid, nonce, self.manager.clock()) if self.launches is not None
+                      else "this broker does not start servers (its phase driver is off)")
         if reason is not None:
             self.config.log.info("Launch of session %s for %s/%s refused: %s", uuid, user, server, reason)
             raise web.HTTPError(409, reason)

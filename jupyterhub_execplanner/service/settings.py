@@ -18,12 +18,14 @@ from traitlets.config import Config, Configurable
 from .settings_capacity import CapacitySettings
 from .settings_data import DataSettings
 from .settings_database import DatabaseSettings
+from .settings_ivoa import IvoaSettings
 from .settings_limits import LimitSettings
 from .settings_metrics import MetricsSettings
 from .settings_offers import OfferSettings
 from .settings_peers import PeerSettings
 from .settings_run import RunSettings
 from .settings_service import ServiceSettings
+from .settings_slurm import SlurmSettings
 from .settings_snapshots import SnapshotSettings
 from .traits import CONFIG_SECTION, Settings
 
@@ -34,9 +36,11 @@ CONCEPTS: tuple[type[Settings], ...] = (
     DatabaseSettings,
     OfferSettings,
     CapacitySettings,
+    SlurmSettings,
     LimitSettings,
     RunSettings,
     DataSettings,
+    IvoaSettings,
     PeerSettings,
     SnapshotSettings,
     MetricsSettings,
@@ -48,9 +52,11 @@ class ExecPlanner(
     DatabaseSettings,
     OfferSettings,
     CapacitySettings,
+    SlurmSettings,
     LimitSettings,
     RunSettings,
     DataSettings,
+    IvoaSettings,
     PeerSettings,
     SnapshotSettings,
     MetricsSettings,

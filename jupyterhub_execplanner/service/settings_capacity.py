@@ -46,8 +46,11 @@ class CapacitySettings(Settings):
         ``reserve_cores`` and ``reserve_memory``), ``"kubernetes"`` (the cluster: each node's
         allocatable less the requests of the pods scheduled on it, per profile pool, kept current by
         watching nodes and pods; the service needs ``list`` and ``watch`` on nodes and pods cluster-wide),
-        or ``"auto"`` (the default): kubernetes when the spawner is KubeSpawner and ``capacity`` is
-        empty, else static when ``capacity`` is given, else host.
+        ``"slurm"`` (the partitions of a Slurm cluster and the jobs running there, read with Slurm's
+        tools; see the Slurm settings), or ``"auto"`` (the default): kubernetes when the spawner is
+        KubeSpawner and ``capacity`` is empty, slurm when it is batchspawner's SlurmSpawner (or
+        wrapspawner's ProfilesSpawner over it) and ``capacity`` is empty, else static when
+        ``capacity`` is given, else host.
         """,
     ).tag(config=True)
 
@@ -111,9 +114,10 @@ class CapacitySettings(Settings):
 
     @validate("capacity_provider")
     def _validate_capacity_provider(self, proposal: Any) -> str:
-        if proposal.value not in ("auto", "host", "static", "kubernetes"):
+        if proposal.value not in ("auto", "host", "static", "kubernetes", "slurm"):
             raise TraitError(
-                f"{CONFIG_SECTION}.capacity_provider must be 'auto', 'host', 'static' or 'kubernetes', "
+                f"{CONFIG_SECTION}.capacity_provider must be 'auto', 'host', 'static', 'kubernetes' "
+                "or 'slurm', "
                 f"not {proposal.value!r}"
             )
         return proposal.value

@@ -8,7 +8,7 @@ read by the planner's own parsers, whose result is kept for the service."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Dict, Float, List, TraitError, Unicode, validate
 
@@ -45,7 +45,7 @@ PRICES_SCHEMA: dict[str, Any] = {
     },
 }
 
-_MATCH_RULES = ("ivoid_prefix", "url_prefix", "s3_bucket", "rucio_scope")
+_MATCH_RULES = ("ivoid_prefix", "url_prefix", "obs_collection", "s3_bucket", "rucio_scope")
 _PREFIXES = {
     "type": ["string", "array"],
     "items": {"type": "string", "minLength": 1},
@@ -73,6 +73,10 @@ COLLECTIONS_SCHEMA: dict[str, Any] = {
                 **_PREFIXES,
                 "description": "a URL prefix or a list of them, like 'https://archive.example.org/survey/'",
             },
+            "obs_collection": {
+                **_PREFIXES,
+                "description": "an ObsCore obs_collection or a list of them, like 'survey'",
+            },
             "s3_bucket": {"type": "string", "description": "the name of one S3 bucket, like 'survey'"},
             "s3_prefix": {"type": "string", "description": "a key prefix in the bucket, like 'dr1/'"},
             "rucio_scope": {"type": "string", "description": "one Rucio scope, like 'survey'"},
@@ -84,8 +88,8 @@ COLLECTIONS_SCHEMA: dict[str, Any] = {
         },
         "additionalProperties": False,
         "allOf": [{
-            "description": "has no rule to match data: give ivoid_prefix, url_prefix, s3_bucket or "
-            "rucio_scope",
+            "description": "has no rule to match data: give ivoid_prefix, url_prefix, obs_collection, "
+            "s3_bucket or rucio_scope",
             "anyOf": [{"required": [key]} for key in _MATCH_RULES],
         }],
     },
@@ -98,6 +102,11 @@ class DataSettings(Settings):
     Prices per profile (every offer then quotes money, energy and carbon), the data collections the
     hub holds (linked into a session, no download), and the rules and figures for data it downloads;
     see docs/data-and-costs.md."""
+
+    if TYPE_CHECKING:  # other concepts' settings, which ExecPlanner has beside these
+        preload_max_data_size: int
+        spawn_timeout: float
+        public_url: str
 
     # Read by the service (prices, planning) and by the pre-spawn hook (data_collections' volumes).
 
@@ -124,7 +133,10 @@ class DataSettings(Settings):
         session's folder from ``path`` plus what follows the prefix, with no download. ``path`` is where
         the server sees the collection: on this host for a local process spawner (the link is only as
         read-only as the files' permissions), in the pod for KubeSpawner, where the hook mounts
-        ``volume`` (a Kubernetes volume, without ``name``) read-only at ``path``.
+        ``volume`` (a Kubernetes volume, without ``name``) read-only at ``path``. ``obs_collection``
+        (one or a list) matches a dataset by its ObsCore ``obs_collection`` once its DataLink
+        document is read: the file in ``path`` is the one named by the last segment of the
+        dataset's URL (else its ``obs_id``).
         """,
     ).tag(config=True)
 
@@ -255,12 +267,11 @@ class DataSettings(Settings):
             denied=tuple(self.data_denied_sources),
             allowed=tuple(self.data_allowed_sources),
             s3_endpoint=self.data_s3_endpoint or None,
-            # these three are RunSettings' and ServiceSettings': ExecPlanner has every concept's
-            max_bytes=int(self.preload_max_data_size),  # type: ignore[attr-defined]
-            max_seconds=float(self.spawn_timeout),  # type: ignore[attr-defined]
+            max_bytes=int(self.preload_max_data_size),
+            max_seconds=float(self.spawn_timeout),
             probe_timeout=self.data_probe_timeout,
             fetch_allowed_hosts=tuple(self.fetch_allowed_hosts),
-            own_urls=(self.public_url,) if self.public_url else (),  # type: ignore[attr-defined]
+            own_urls=(self.public_url,) if self.public_url else (),
         )
 
 

@@ -101,7 +101,10 @@ class RunSettings(Settings):
         help="""
         What installs a session's requirements: ``"uv"`` (``uv venv`` and ``uv pip install``, much
         faster), ``"pip"`` (``python -m venv`` and ``pip install``), or ``"auto"``: uv when it is on the
-        server's ``PATH``, else pip.
+        server's ``PATH``, else pip. uv is given the server's pip configuration (``pip.conf`` and
+        ``PIP_*``: index, extra indexes, find-links, certificates, trusted hosts, constraints) unless
+        the server's environment configures uv itself; with ``"auto"``, when uv cannot reach the
+        package index, pip installs instead. The session's messages say which installer ran and why.
         """,
     ).tag(config=True)
 

@@ -51,7 +51,7 @@ class Settings(HasTraits):
         return timedelta(seconds=getattr(self, name))
 
 
-class Duration(TraitType):  # type: ignore[type-arg]
+class Duration(TraitType[float, Any]):
     """A length of time: seconds (a number, or a string of one) or an ISO 8601 duration (``"PT5M"``),
     read by the rules of :mod:`~jupyterhub_execplanner.model.timing` (never months or years). The
     value is seconds, a float; with ``whole``, an int rounded up (for what needs whole seconds).
@@ -156,7 +156,7 @@ def _schema_message(error: Any, value: Any, name: str, entry: str) -> str:
         return f"{_where(value, name, path, entry)} {described or error.message}"
     if not described and error.validator == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        described = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+        described = " or ".join(_TYPE_WORDS.get(k, str(k)) for k in kinds)
     shown = "" if schema.get("writeOnly") else f", not {instance!r}"
     named = len(error.schema_path) >= 3 and list(error.schema_path)[-3] == "properties"
     if named and path:  # a key the schema names: "<entry>: 'key' must be ..."

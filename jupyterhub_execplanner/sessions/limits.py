@@ -37,6 +37,12 @@ class Limits:
     requests_per_minute: int = 60
     snapshot_bytes: int = 100 * 1024 * 1024
 
+    @property
+    def on_requests(self) -> bool:
+        """Whether a limit applies to a new request (open offers or core-hours): when none does,
+        what a user holds need not be counted to answer one."""
+        return bool(self.open_offers or self.core_hours)
+
 
 NO_LIMITS = Limits(0, 0, 0.0, 0, 0)
 
@@ -89,6 +95,11 @@ class Ledger:
         self.remove(uuid)
         self._by_uuid[uuid] = held
         self._by_owner.setdefault(held.owner, set()).add(uuid)
+
+    def owner_of(self, uuid: str) -> tuple[str, bool] | None:
+        """``(owner, still an offer)`` of what ``uuid`` holds; None when it holds nothing."""
+        held = self._by_uuid.get(uuid)
+        return (held.owner, held.offered) if held is not None else None
 
     def accepted(self, uuid: str) -> None:
         held = self._by_uuid.get(uuid)

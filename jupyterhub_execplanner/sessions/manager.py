@@ -14,7 +14,9 @@ Two optional hooks come from the capacity provider (the Kubernetes one sets both
 asked before planning and, when it returns a reason, the request is answered NO with a PLATFORM
 message saying it; ``node_fit(pool, need, want)`` gives the free amounts of the one node that best
 holds a session, and each profile is capped to it before planning (:func:`fit_to_nodes`), so no
-offer is larger than what one node has free.
+offer is larger than what one node has free. A batch scheduler (Slurm) adds two more: ``start_facts``
+(its earliest start of a job, passed to the planner) and ``annotate`` (notes on each offer, such as
+"this start is an estimate"); its promises are kept by a phase listener (``listeners``).
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..model import messages as msg
+from ..model.lookup import is_uuid
 from ..model.messages import Message
-from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord
+from ..model.offer import OfferPlan, OfferSetRecord, SessionRecord, offer_names, request_name
 from ..model.parse import ParseResult
 from ..model.phases import CLIENT, HOLDING, IN_FLIGHT, SERVICE, Phase, TransitionError, transition
 from ..owners import hub_name, owner_key
+from ..planning.holders import NO_SERVERS, ServerHolds, holders_from
 from ..planning.nodefit import NodeFit, fit_to_nodes, platform_unavailable
-from ..planning.planner import plan
+from ..planning.planner import StartFacts, plan
 from ..planning.policy import PlannerPolicy
 from ..platform.calendar import Calendar
 from ..platform.datasets import EMPTY, Probe
@@ -103,6 +107,10 @@ class SessionManager:
         self.offer_expiry = offer_expiry
         self.clock = clock
         self.health, self.node_fit = health, node_fit
+        self.server_holds: ServerHolds = NO_SERVERS  # the hub's other servers, for a NO's message
+        # platform hooks (Slurm): the scheduler's earliest starts, and notes added to each offer
+        self.start_facts: StartFacts | None = None
+        self.annotate: Callable[[OfferPlan, datetime], OfferPlan] | None = None
         # (expires, uuid) of every offer that may still be OFFERED, earliest first
         self._expiry: list[tuple[datetime, str]] = []
         # called as listener(record, previous_phase) after every committed change of phase
@@ -155,18 +163,23 @@ class SessionManager:
         notes = [m for m in parsed.messages if not m.is_error]
         offers: Sequence[OfferPlan] = ()
         unhealthy = self.health() if self.health is not None else None
-        limited = None if who.admin else request_refusal(self.limits, self.holdings(who), now)
+        limited = (request_refusal(self.limits, self.holdings(who), now)
+                   if self.limits.on_requests and not who.admin else None)
         if parsed.ok and parsed.request is not None and unhealthy:
             notes = [*notes, platform_unavailable(unhealthy, now=now)]
         elif parsed.ok and parsed.request is not None and limited is not None:
             notes = [*notes, limited]
         elif parsed.ok and parsed.request is not None:
-            profiles, short = self.profiles, []
+            profiles, short = self.profiles, list[Message]()
             if self.node_fit is not None:
                 profiles, short = fit_to_nodes(parsed.request, self.profiles, self.node_fit, now=now)
             result = plan(parsed.request, profiles, self.calendar, now=now, policy=self.policy,
-                          probes=probes)
+                          probes=probes, start_facts=self.start_facts, holders=lambda: holders_from(
+                              who.owner, self.calendar.reservations(), self.ledger.owner_of,
+                              self.server_holds, now))
             offers, notes = result.offers, [*notes, *result.messages]
+            if self.annotate is not None:
+                offers = tuple(self.annotate(offer, now) for offer in offers)
             if not offers:
                 notes += short
             elif not who.admin and self.limits.core_hours:
@@ -176,7 +189,7 @@ class SessionManager:
         else:
             notes = list(parsed.messages)
         request = parsed.request
-        base = _name_of(request) if request is not None else "offerset"
+        base = request_name(request) if request is not None else "offerset"
         offerset = OfferSetRecord(
             uuid=str(uuidlib.uuid4()),
             owner=who.owner,
@@ -191,7 +204,7 @@ class SessionManager:
                 uuid=str(uuidlib.uuid4()),
                 offerset=offerset.uuid,
                 owner=who.owner,
-                name=f"{base}-offer-{i}",
+                name=name,
                 phase=Phase.OFFERED,
                 created=now,
                 modified=now,
@@ -200,7 +213,7 @@ class SessionManager:
                 offer=offer,
                 messages=list(offer.notes),
             )
-            for i, offer in enumerate(offers)
+            for offer, name in zip(offers, offer_names(base, offers), strict=True)
         ]
         offerset.sessions = [r.uuid for r in records]
         # stored first (one transaction): if that fails, nothing is reserved and nothing is lost
@@ -224,7 +237,7 @@ class SessionManager:
     # -- reads ----------------------------------------------------------------------------------
 
     def offerset(self, who: Identity, uuid: str) -> tuple[OfferSetRecord, list[SessionRecord]]:
-        record = self.store.offerset(uuid) if _is_uuid(uuid) else None
+        record = self.store.offerset(uuid) if is_uuid(uuid) else None
         if record is None or not _visible(who, record.owner):
             raise NotFound(f"offerset {uuid} not found")
         self._expire_quietly()
@@ -232,7 +245,7 @@ class SessionManager:
         return record, [by_uuid[u] for u in record.sessions if u in by_uuid]
 
     def session(self, who: Identity, uuid: str) -> SessionRecord:
-        record = self.store.session(uuid) if _is_uuid(uuid) else None
+        record = self.store.session(uuid) if is_uuid(uuid) else None
         if record is None or not _visible(who, record.owner):
             raise NotFound(f"session {uuid} not found")
         return self._expire_if_due(record)
@@ -257,7 +270,7 @@ class SessionManager:
 
     def record(self, uuid: str) -> SessionRecord | None:
         """A session as stored, whoever owns it."""
-        return self.store.session(uuid) if _is_uuid(uuid) else None
+        return self.store.session(uuid) if is_uuid(uuid) else None
 
     def in_flight(self) -> list[SessionRecord]:
         """Every accepted session that has not ended (ACCEPTED to RELEASING)."""
@@ -391,8 +404,12 @@ class SessionManager:
         self._notify(expired, Phase.OFFERED)
         return len(expired)
 
-    def set_external_usage(self, usage: dict[str, dict[str, float]]) -> None:
-        """What servers this service did not start hold now, per pool (from the hub's API)."""
+    def set_external_usage(
+        self, usage: Mapping[str, Mapping[str, float]], each: ServerHolds = NO_SERVERS
+    ) -> None:
+        """What servers this service did not start hold now, per pool (from the hub's API), and
+        ``(owner, pool, amounts)`` of each, which a NO for lack of room sums up."""
+        self.server_holds = each
         for pool, amounts in usage.items():
             self.calendar.set_external(pool, amounts)
 
@@ -497,16 +514,3 @@ class SessionManager:
 def _visible(who: Identity, owner: str) -> bool:
     return who.admin or who.owner == owner
 
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
-
-
-def _name_of(request: object) -> str:
-    executable = getattr(request, "executable", None)
-    name = getattr(executable, "name", None) or getattr(request, "name", None) or "offerset"
-    return str(name)[:100]

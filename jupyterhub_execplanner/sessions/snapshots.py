@@ -16,6 +16,7 @@ import secrets
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 
 from ..model.timing import utc as _utc  # SQLite gives back naive datetimes; we store UTC
 from .store import _guarded
@@ -148,11 +149,11 @@ class SnapshotStore:
             return conn.execute(delete(snapshots).where(snapshots.c.expires <= now)).rowcount
 
     @staticmethod
-    def _from_row(row: object) -> Snapshot:
+    def _from_row(row: Row[Any]) -> Snapshot:
         return Snapshot(
-            uuid=row.uuid,  # type: ignore[attr-defined]
-            owner=row.owner,  # type: ignore[attr-defined]
-            created=_utc(row.created),  # type: ignore[attr-defined]
-            expires=_utc(row.expires),  # type: ignore[attr-defined]
-            files=dict(row.files),  # type: ignore[attr-defined]
+            uuid=row.uuid,
+            owner=row.owner,
+            created=_utc(row.created),
+            expires=_utc(row.expires),
+            files=dict(row.files),
         )

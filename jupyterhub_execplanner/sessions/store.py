@@ -111,14 +111,29 @@ def unavailable_reason(error: BaseException) -> str:
 _T = TypeVar("_T")
 
 
+_DRIVER_ERRORS = (sa_exc.OperationalError, sa_exc.DatabaseError, sa_exc.InterfaceError)
+
+
 def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Turn the driver's errors of a store method into StoreUnavailable (the caller answers 503)."""
+    """Turn the driver's errors of a store method into StoreUnavailable (the caller answers 503).
+
+    SQLite opens a database it cannot write read-only, without saying so, and such a connection stays
+    read-only in the pool after the file is writable again. So a "readonly database" error drops
+    the pool's connections and tries the call once more on a fresh one (the failed transaction
+    changed nothing): after a read-only spell the first write succeeds instead of answering 503."""
 
     @functools.wraps(method)
     def guarded(*args: Any, **kwargs: Any) -> _T:
         try:
             return method(*args, **kwargs)
-        except (sa_exc.OperationalError, sa_exc.DatabaseError, sa_exc.InterfaceError) as e:
+        except _DRIVER_ERRORS as e:
+            engine = getattr(args[0], "engine", None) if args else None
+            if not isinstance(engine, Engine) or "readonly" not in unavailable_reason(e).lower():
+                raise StoreUnavailable(unavailable_reason(e)) from e
+            engine.dispose()
+        try:
+            return method(*args, **kwargs)
+        except _DRIVER_ERRORS as e:
             raise StoreUnavailable(unavailable_reason(e)) from e
 
     return guarded

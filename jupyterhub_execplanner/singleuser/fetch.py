@@ -150,7 +150,7 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         super().__init__()
         self.what, self.policy, self.own_snapshots = what, policy, own_snapshots
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urlsplit(newurl).scheme not in ("http", "https"):
             raise FetchError(f"{req.full_url} redirects to {newurl}: only http and https are fetched")
         rule = _source_rule(newurl, self.policy, self.own_snapshots)

@@ -17,10 +17,12 @@ import shutil
 import site
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+
+from . import pipconfig
 
 MARKER = ".execplanner-installed"
 _USEFUL = (
@@ -53,6 +55,7 @@ _NOISE = (
 )
 
 
+UNREACHABLE = "the package index could not be reached"
 # what an installer's output says went wrong, in our words: (words in its output, explanation)
 _FAILURES = (
     (("no matching distribution", "could not find a version", "no solution found", "unsatisfiable",
@@ -64,7 +67,7 @@ _FAILURES = (
      "a package could not be built"),
     (("connection", "network is unreachable", "name resolution", "timed out", "failed to fetch",
       "max retries"),
-     "the package index could not be reached"),
+     UNREACHABLE),
     (("no space left",), "the server's disk is full"),
 )
 LOG_LINES = 40  # lines of a failed installer's output printed to the server's log
@@ -122,10 +125,11 @@ def _log_failure(what: str, output: str) -> None:
 
 
 def _run(argv: Sequence[str], timeout: float, what: str, names: Sequence[str] = (),
-         installer: str | None = None) -> str:
+         installer: str | None = None, extra_env: Mapping[str, str] | None = None) -> str:
     """Run ``argv``; its stdout. InstallError on failure: for the install step (``installer``
     given) in our words (the output goes to the log), else with the output's useful lines."""
-    env = {**os.environ, "NO_COLOR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+    env = {**os.environ, **(extra_env or {}), "NO_COLOR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PIP_NO_INPUT": "1"}
     env.pop("EXECPLANNER_PRELOAD", None)
     try:
         done = subprocess.run(
@@ -188,10 +192,13 @@ def ensure_environment(
     extra_args: Sequence[str] = (),
     timeout: float = 600,
     names: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Path:
-    """Create ``venv`` and install ``requirements_file`` into it; its Python. Raises InstallError."""
+    """Create ``venv`` and install ``requirements_file`` into it; its Python. Raises InstallError.
+    ``env``: more variables for the installer (uv: pip's configuration, :mod:`.pipconfig`)."""
     python = venv_python(venv)
-    fingerprint = _fingerprint(requirements_file.read_text(), installer, extra_args)
+    fingerprint = _fingerprint(requirements_file.read_text(), installer,
+                               [*extra_args, *sorted(f"{k}={v}" for k, v in (env or {}).items())])
     marker = venv / MARKER
     if python.exists() and marker.exists() and marker.read_text().strip() == fingerprint:
         return python
@@ -214,6 +221,42 @@ def ensure_environment(
     else:
         install = [str(python), "-m", "pip", "install", "-r", str(requirements_file)]
     _run([*install, *extra_args], timeout, f"installing the requirements with {installer}", names,
-         installer=installer)
+         installer=installer, extra_env=env)
     marker.write_text(fingerprint + "\n")
     return python
+
+
+def install_requirements(
+    venv: Path,
+    requirements_file: Path,
+    *,
+    preference: str,
+    say: Callable[[str], None],
+    count: str,
+    extra_args: Sequence[str] = (),
+    timeout: float = 600,
+    names: Sequence[str] = (),
+) -> Path:
+    """Make the session's environment with the installer ``preference`` picks, saying in the session's
+    messages (``say``) which installer runs and why. uv is given pip's configuration; when uv cannot
+    reach the package index and the admin left the choice to the server (``auto``), pip tries."""
+    installer = choose_installer(preference)
+    if installer == "pip":
+        why = ("the hub's preload_installer is pip" if preference == "pip"
+               else "uv is not on the server's PATH")
+        say(f"installing {count} with pip ({why})")
+        return ensure_environment(venv, requirements_file, installer="pip", extra_args=extra_args,
+                                  timeout=timeout, names=names)
+    given = pipconfig.uv_environment(pipconfig.read_pip_config(sys.executable), os.environ)
+    settings = pipconfig.describe(given)
+    said = f"; with pip's settings: {settings}" if settings else ""
+    say(f"installing {count} with uv (found on the server's PATH{said})")
+    try:
+        return ensure_environment(venv, requirements_file, installer="uv", extra_args=extra_args,
+                                  timeout=timeout, names=names, env=given)
+    except InstallError as e:
+        if preference != "auto" or UNREACHABLE not in str(e) or importlib.util.find_spec("pip") is None:
+            raise
+    say("uv could not reach the package index; installing with pip instead")
+    return ensure_environment(venv, requirements_file, installer="pip", extra_args=extra_args,
+                              timeout=timeout, names=names)

@@ -18,14 +18,14 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 from ..launch import DataItem, LaunchSpec, notebook_filename, notebook_path, safe_filename, session_folder
 from ..platform.datasets import DataConfig
 from ..platform.netguard import NetGuard, hub_urls_from_env
 from .fetch import FetchError, FetchPolicy, check_url, download, fetch_bytes, stream
-from .install import InstallError, choose_installer, ensure_environment, requirement_names
+from .install import InstallError, install_requirements, requirement_names
 from .kernel import (
     DEFAULT_KERNEL,
     NotebookError,
@@ -135,12 +135,12 @@ def _environment(plan: PreloadPlan, folder: Path, reporter: Reporter,
         return None
     requirements_file = folder / REQUIREMENTS_FILE
     requirements_file.write_text(requirements.text())
-    installer = choose_installer(plan.installer)
-    reporter.info(f"installing {_plural(requirements.count, 'requirement')} with {installer}")
-    python = ensure_environment(
+    python = install_requirements(
         folder / ".venv",
         requirements_file,
-        installer=installer,
+        preference=plan.installer,
+        say=reporter.info,
+        count=_plural(requirements.count, "requirement"),
         extra_args=plan.pip_extra_args,
         timeout=plan.install_timeout,
         names=requirement_names(requirements.lines),
@@ -256,13 +256,18 @@ def _placed(plan: PreloadPlan, folder: Path, item: DataItem, reporter: Reporter,
     partial.unlink(missing_ok=True)  # a link there is removed, never written through
     try:
         with os.fdopen(os.open(partial, _CREATE, 0o644), "wb") as out:
-            total = stream(url, _Progress(out, reporter, item), max_size=plan.max_data_size,
+            progress = _Progress(out, reporter, item)
+            total = stream(url, cast(BinaryIO, progress), max_size=plan.max_data_size,
                            timeout=timeout, what=f"data resource {item.name!r}",
                            policy=policy or fetch_policy(plan))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    reporter.info(f"downloaded data {item.name!r}: {_bytes(total)} in {time.monotonic() - started:.1f} s")
+    elapsed = time.monotonic() - started
+    first = (progress.first - started) if progress.first is not None else elapsed
+    reporter.info(f"downloaded data {item.name!r}: {_bytes(total)} in {elapsed:.1f} s",
+                  transfer={"url": url, "bytes": total, "seconds": max(elapsed, 1e-6),
+                            "first_byte": min(max(first, 0.0), elapsed)})
 
 
 class _Progress:
@@ -271,8 +276,11 @@ class _Progress:
     def __init__(self, out: BinaryIO, reporter: Reporter, item: DataItem):
         self.out, self.reporter, self.item = out, reporter, item
         self.written, self.last = 0, time.monotonic()
+        self.first: float | None = None  # when the first byte came (time.monotonic)
 
     def write(self, chunk: bytes) -> int:
+        if self.first is None:
+            self.first = time.monotonic()
         self.out.write(chunk)
         self.written += len(chunk)
         now = time.monotonic()

@@ -1,6 +1,7 @@
 """Best-effort progress reports from a session's server to the broker.
 
-``POST <report_url>`` with ``{"level", "message", "failed"}`` and the header
+``POST <report_url>`` with ``{"level", "message", "failed"}`` (and the ``transfer`` figures of a
+finished download) and the header
 ``Authorization: execplanner-report <token>``. A report never makes the preload fail or wait long:
 a short timeout, every error ignored. Each message is also printed to stderr, for the server's log.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
+from typing import Any
 
 from ..launch import REPORT_SCHEME
 
@@ -32,18 +34,24 @@ class Reporter:
     def __init__(self, url: str, token: str, *, timeout: float = 3.0) -> None:
         self.url, self.token, self.timeout = url, token, timeout
 
-    def info(self, message: str) -> None:
-        self._send("INFO", message, failed=False)
+    def info(self, message: str, *, transfer: dict[str, Any] | None = None) -> None:
+        """An INFO message; ``transfer`` is a download's figures (``url``, ``bytes``, ``seconds``,
+        ``first_byte``), which the broker adds to its measured access to the source."""
+        self._send("INFO", message, failed=False, transfer=transfer)
 
     def failed(self, message: str) -> None:
         self._send("ERROR", message, failed=True)
 
-    def _send(self, level: str, message: str, *, failed: bool) -> None:
+    def _send(self, level: str, message: str, *, failed: bool,
+              transfer: dict[str, Any] | None = None) -> None:
         message = cut(message)
         print(f"[execplanner] {level} {message}", file=sys.stderr, flush=True)
         if not self.url.startswith(("http://", "https://")):
             return
-        body = json.dumps({"level": level, "message": message, "failed": failed}).encode()
+        doc: dict[str, Any] = {"level": level, "message": message, "failed": failed}
+        if transfer is not None:
+            doc["transfer"] = transfer
+        body = json.dumps(doc).encode()
         request = urllib.request.Request(
             self.url,
             data=body,

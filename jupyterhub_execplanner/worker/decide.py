@@ -210,7 +210,9 @@ def decide(f: Facts, now: datetime, spawn_timeout: timedelta) -> Act:
                 return Act.RESTART if f.user_owner and f.can_start else Act.VANISHED
             return Act.KEEP if view is ServerState.READY else Act.NOTHING
         if view in (ServerState.ABSENT, ServerState.STOPPED):
-            return Act.VANISHED  # stopped by its owner or an admin: the session ends
+            # ended by the platform with a reason (a batch job Slurm killed): FAILED; else stopped
+            # by its owner or an admin: the session ends
+            return Act.FAIL_REPORTED if f.failure_reported else Act.VANISHED
         if (
             f.phase is Phase.AVAILABLE
             and view is ServerState.READY

@@ -60,7 +60,7 @@ class PhaseDriver:
         interval: float = 1.0,
         max_spawns: int = 4,
         spawn_timeout: float = 300.0,
-        logger: logging.Logger | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         launches: LaunchStore | None = None,
         hub_boot: str | None = None,
         backoff: Backoff | None = None,
@@ -178,9 +178,9 @@ class PhaseDriver:
         servers = dict(zip(asked, views, strict=True))
         for uuid in first:
             try:
-                record = self.manager.record(uuid)  # again: tasks may have changed it meanwhile
-                if record is not None:
-                    self._drive(record, servers.get(uuid, D.UNKNOWN))
+                again = self.manager.record(uuid)  # again: tasks may have changed it meanwhile
+                if again is not None:
+                    self._drive(again, servers.get(uuid, D.UNKNOWN))
             except Exception as e:
                 self._failed(uuid, e)
 
@@ -307,8 +307,10 @@ class PhaseDriver:
                               "launch secret or API token); ask the hub's admin to enable it with "
                               "setup_execplanner.")
         if act is Act.FAIL_REPORTED:
-            return self._fail(uuid, "Server ${server} did not start: ${reason}",
-                              server=record.server_name or "", reason=D.failure_reason(record))
+            started = record.phase in (Phase.AVAILABLE, Phase.RUNNING)
+            return self._fail(uuid, "Server ${server} " + ("ended" if started else "did not start")
+                              + ": ${reason}", server=record.server_name or "",
+                              reason=D.failure_reason(record))
         if act is Act.TIMEOUT:
             return self._fail(uuid, "Server ${server} was not ready ${seconds} s after preparing "
                               "started; it is being stopped.", server=record.server_name or "",

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeAlias
 
 from ..model.offer import SessionRecord
 from ..model.phases import WITH_SERVER, Phase
@@ -34,6 +35,9 @@ from . import decide as D
 BASE = 1.0  # seconds before the first retry
 CAP = 60.0  # the longest wait between two retries
 LIMIT = 5  # failures in a row after which the session goes FAILED
+
+# what the driver logs to: a logger, or the application's adapter of one
+Log: TypeAlias = "logging.Logger | logging.LoggerAdapter[Any]"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def mark_hub_restart(manager: SessionManager, launches: LaunchStore, boot: str |
     return marked
 
 
-def log_failure(log: logging.Logger, uuid: str, error: BaseException, failure: Failure) -> None:
+def log_failure(log: Log, uuid: str, error: BaseException, failure: Failure) -> None:
     """One line a failure (the first with its traceback); a database fault is a warning, no trace."""
     if isinstance(error, StoreUnavailable):
         log.warning("Session %s waits for the database (%s); trying again in %.0f s", uuid, error,
@@ -132,7 +136,7 @@ def log_failure(log: logging.Logger, uuid: str, error: BaseException, failure: F
                     "%.0f s", uuid, type(error).__name__, error, failure.count, failure.delay)
 
 
-def give_up(manager: SessionManager, log: logging.Logger, uuid: str, error: BaseException,
+def give_up(manager: SessionManager, log: Log, uuid: str, error: BaseException,
             failure: Failure, fail: Callable[..., object]) -> None:
     """The session failed ``failure.count`` times in a row: FAILED with the reason (``fail``, the
     driver's own, with a template and its values), unless it has ended meanwhile."""

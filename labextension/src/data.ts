@@ -120,7 +120,7 @@ function parseDataRef(entry: string, where: string): DataRef {
  * The data field: one entry a line, an `http(s)://` URL, `ivo://…` (an IVOA identifier),
  * `s3://bucket/key` or `rucio:scope:name`, each optionally after `name=`; blank lines are ignored.
  * Without a name, the entry's last path segment is used, made unique (`cat.fits`, `cat-2.fits`).
- * Throws a `ValidationError` naming the line ("data line 2: …").
+ * Throws a `ValidationError` naming the line ("Data line 2: …").
  */
 export function parseDataLines(text: string): IDataItem[] {
   const entries: { line: number; name: string | null; ref: DataRef }[] = [];
@@ -129,7 +129,7 @@ export function parseDataLines(text: string): IDataItem[] {
     if (line === '') {
       return;
     }
-    const where = `data line ${i + 1}`;
+    const where = `Data line ${i + 1}`;
     const prefixed = NAME_PREFIX.exec(line);
     let name: string | null = null;
     let entry = line;
@@ -161,7 +161,7 @@ export function parseDataLines(text: string): IDataItem[] {
     }
     if (taken.has(name)) {
       throw new ValidationError(
-        `data line ${line}: the name "${name}" is used twice; give each entry its own name`
+        `Data line ${line}: the name "${name}" is used twice; give each entry its own name`
       );
     }
     taken.add(name);

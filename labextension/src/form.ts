@@ -60,22 +60,70 @@ export function formFromDefaults(defaults: IDefaults): IForm {
   };
 }
 
+/** The form's labels (src/widget/form.tsx), by field; messages name fields by these. */
+export const LABELS: Record<keyof IForm | 'hubs' | 'notebook', string> = {
+  coresMin: 'Cores min',
+  coresMax: 'Cores max',
+  memoryMin: 'Memory min (GiB)',
+  memoryMax: 'Memory max (GiB)',
+  gpus: 'GPUs',
+  durationMinutes: 'Duration (minutes)',
+  startEarliest: 'Start earliest',
+  startLatest: 'Start latest',
+  timeout: 'Wait per hub (s)',
+  data: 'Data',
+  hubs: 'Hubs',
+  notebook: 'Notebook'
+};
+
+/** Every problem found, by field; `throw` them at once as one ValidationError. */
+class Problems {
+  readonly fields: Record<string, string> = {};
+
+  add(field: string, text: string): void {
+    if (!(field in this.fields)) {
+      this.fields[field] = text;
+    }
+  }
+
+  /** Run `check`, keeping its ValidationError as the problem of `field`; undefined then. */
+  take<T>(field: string, check: () => T): T | undefined {
+    try {
+      return check();
+    } catch (error) {
+      if (error instanceof ValidationError) {
+        this.add(field, error.message);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  throwAny(): void {
+    const texts = Object.values(this.fields);
+    if (texts.length > 0) {
+      throw new ValidationError(texts.join('\n'), { ...this.fields });
+    }
+  }
+}
+
 function number(
   value: string,
-  field: string,
+  field: keyof IForm,
   options: { integer?: boolean; min: number }
 ): number {
+  const label = LABELS[field];
   const text = value.trim();
   const parsed = text === '' ? Number.NaN : Number(text);
   if (!Number.isFinite(parsed)) {
-    throw new ValidationError(`${field}: enter a number (got "${value}")`);
+    throw new ValidationError(`${label}: enter a number (got "${value}")`);
   }
   if (options.integer && !Number.isInteger(parsed)) {
-    throw new ValidationError(`${field}: enter a whole number (got ${value})`);
+    throw new ValidationError(`${label}: enter a whole number (got ${value})`);
   }
   if (parsed < options.min) {
     throw new ValidationError(
-      `${field}: must be at least ${options.min} (got ${value})`
+      `${label}: must be at least ${options.min} (got ${value})`
     );
   }
   return parsed;
@@ -95,79 +143,94 @@ export function localToISO(value: string, field: string): string | null {
 
 /**
  * The body of `POST execplanner/ask` from the form, the chosen hubs and the notebook path.
- * Throws a `ValidationError` naming the field for anything missing or out of range.
+ * Throws one `ValidationError` with every problem found, each naming its field as the form does
+ * (`fields`: the problems by field, to show next to each).
  */
 export function buildAskBody(
   form: IForm,
   hubs: readonly string[],
-  path: string
+  path: string,
+  keepOutputs = false
 ): IAskBody {
+  const problems = new Problems();
   if (!path) {
-    throw new ValidationError(
-      'notebook: none chosen. Right-click a notebook in the file browser and choose "Run elsewhere…"'
+    problems.add(
+      'notebook',
+      'Notebook: none chosen. Right-click a notebook in the file browser and choose "Run elsewhere…"'
     );
   }
   if (hubs.length === 0) {
-    throw new ValidationError('hubs: tick at least one hub to ask');
+    problems.add('hubs', 'Hubs: tick at least one hub to ask');
   }
-  const coresMin = number(form.coresMin, 'cores min', {
-    integer: true,
-    min: 1
-  });
-  const coresMax = number(form.coresMax || form.coresMin, 'cores max', {
-    integer: true,
-    min: 1
-  });
-  if (coresMax < coresMin) {
-    throw new ValidationError(
-      `cores max: must be at least cores min (${coresMin})`
+  const whole = { integer: true, min: 1 };
+  const coresMin = problems.take('coresMin', () =>
+    number(form.coresMin, 'coresMin', whole)
+  );
+  const coresMax = problems.take('coresMax', () =>
+    number(form.coresMax || form.coresMin, 'coresMax', whole)
+  );
+  if (coresMin !== undefined && coresMax !== undefined && coresMax < coresMin) {
+    problems.add(
+      'coresMax',
+      `Cores max: must be at least Cores min (${coresMin})`
     );
   }
-  const memoryMin = number(form.memoryMin, 'memory min (GiB)', {
-    integer: true,
-    min: 1
-  });
-  const memoryMax = number(
-    form.memoryMax || form.memoryMin,
-    'memory max (GiB)',
-    { integer: true, min: 1 }
+  const memoryMin = problems.take('memoryMin', () =>
+    number(form.memoryMin, 'memoryMin', whole)
   );
-  if (memoryMax < memoryMin) {
-    throw new ValidationError(
-      `memory max (GiB): must be at least memory min (${memoryMin})`
+  const memoryMax = problems.take('memoryMax', () =>
+    number(form.memoryMax || form.memoryMin, 'memoryMax', whole)
+  );
+  if (
+    memoryMin !== undefined &&
+    memoryMax !== undefined &&
+    memoryMax < memoryMin
+  ) {
+    problems.add(
+      'memoryMax',
+      `Memory max (GiB): must be at least Memory min (${memoryMin})`
     );
   }
-  const gpus = number(form.gpus || '0', 'GPUs', { integer: true, min: 0 });
-  const minutes = number(form.durationMinutes, 'duration (minutes)', {
-    min: 1
-  });
-  const timeout = number(
-    form.timeout || String(DEFAULTS.timeout),
-    'timeout (s)',
-    { min: 0.1 }
+  const gpus = problems.take('gpus', () =>
+    number(form.gpus || '0', 'gpus', { integer: true, min: 0 })
   );
-  const earliest = localToISO(form.startEarliest, 'start earliest');
-  const latest = localToISO(form.startLatest, 'start latest');
+  const minutes = problems.take('durationMinutes', () =>
+    number(form.durationMinutes, 'durationMinutes', { min: 1 })
+  );
+  const timeout = problems.take('timeout', () =>
+    number(form.timeout || String(DEFAULTS.timeout), 'timeout', { min: 0.1 })
+  );
+  const earliest = problems.take('startEarliest', () =>
+    localToISO(form.startEarliest, LABELS.startEarliest)
+  );
+  const latest = problems.take('startLatest', () =>
+    localToISO(form.startLatest, LABELS.startLatest)
+  );
   if (earliest && latest && Date.parse(latest) < Date.parse(earliest)) {
-    throw new ValidationError(
-      'start latest: must not be before start earliest'
+    problems.add(
+      'startLatest',
+      'Start latest: must not be before Start earliest'
     );
   }
+  const data = problems.take('data', () => parseDataLines(form.data ?? ''));
+  problems.throwAny();
   const body: IAskBody = {
     hubs: [...hubs],
     path,
-    cores: { min: coresMin, max: coresMax },
-    memory: { min: memoryMin, max: memoryMax },
-    gpus,
-    duration: Math.round(minutes * 60),
-    timeout
+    cores: { min: coresMin!, max: coresMax! },
+    memory: { min: memoryMin!, max: memoryMax! },
+    gpus: gpus!,
+    duration: Math.round(minutes! * 60),
+    timeout: timeout!
   };
   if (earliest || latest) {
-    body.start = { earliest, latest };
+    body.start = { earliest: earliest ?? null, latest: latest ?? null };
   }
-  const data = parseDataLines(form.data ?? '');
-  if (data.length > 0) {
+  if (data && data.length > 0) {
     body.data = data;
+  }
+  if (keepOutputs) {
+    body.keep_outputs = true;
   }
   return body;
 }
@@ -179,7 +242,54 @@ export interface INewHub {
   token: string;
 }
 
-/** Check a hub to add; answers the trimmed fields or throws a `ValidationError` naming the field. */
+/** The add-a-hub form's labels, by field. */
+export const HUB_LABELS: Record<keyof INewHub, string> = {
+  name: 'Name',
+  url: 'Hub URL',
+  token: 'API token'
+};
+
+/**
+ * The broker URL (ending with "/") of a hub URL or a broker URL, as the server computes it:
+ * `https://h/`, `https://h/hub/` give `https://h/services/<service>/`; null if not http(s).
+ */
+export function brokerUrl(url: string, service = 'execplanner'): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    return null;
+  }
+  let path = parsed.pathname.replace(/\/+$/, '');
+  const at = path.indexOf('/services/');
+  if (at >= 0 && path.length > at + '/services/'.length) {
+    path = `${path}/`;
+  } else if (path.endsWith('/services')) {
+    path = `${path}/${service}/`;
+  } else {
+    path = `${path.replace(/\/hub$/, '')}/services/${service}/`;
+  }
+  return `${parsed.protocol}//${parsed.host}${path}`;
+}
+
+/** The service name in a broker URL (`…/services/<name>/`), else "execplanner". */
+function serviceOf(hubs: readonly IHub[]): string {
+  for (const hub of hubs) {
+    const match = /\/services\/([^/]+)\/?$/.exec(hub.url);
+    if (match) {
+      return match[1];
+    }
+  }
+  return 'execplanner';
+}
+
+/**
+ * Check a hub to add; answers the trimmed fields or throws a `ValidationError` with every problem
+ * (by field). The same hub (its broker URL) cannot be added twice under another name.
+ */
 export function validateNewHub(
   hub: INewHub,
   existing: readonly IHub[]
@@ -187,38 +297,48 @@ export function validateNewHub(
   const name = hub.name.trim();
   const url = hub.url.trim();
   const token = hub.token.trim();
+  const problems = new Problems();
   if (!name) {
-    throw new ValidationError(
-      'name: enter a short name for the hub (e.g. "astro-eu")'
+    problems.add(
+      'name',
+      'Name: enter a short name for the hub (e.g. "astro-eu")'
+    );
+  } else if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    problems.add(
+      'name',
+      "Name: use at most 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    );
+  } else if (existing.some(h => h.own && h.name === name)) {
+    problems.add(
+      'name',
+      `Name: "${name}" is your own hub; choose another name`
     );
   }
-  if (/[/?#%\\]/.test(name) || name.length > 64) {
-    throw new ValidationError(
-      'name: use at most 64 characters, without / ? # % or \\'
+  const broker = brokerUrl(url, serviceOf(existing));
+  if (!url || broker === null) {
+    problems.add(
+      'url',
+      /^[a-z]+:\/\//i.test(url)
+        ? 'Hub URL: must start with https:// (or http://)'
+        : "Hub URL: enter the hub's address, e.g. https://hub.example.org/"
     );
-  }
-  if (existing.some(h => h.own && h.name === name)) {
-    throw new ValidationError(
-      `name: "${name}" is your own hub; choose another name`
-    );
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ValidationError(
-      "broker URL: enter the hub's URL, e.g. https://hub.example.org/"
-    );
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new ValidationError(
-      'broker URL: must start with https:// (or http://)'
-    );
+  } else {
+    const same = existing.find(h => h.url === broker && h.name !== name);
+    if (same) {
+      problems.add(
+        'url',
+        same.own
+          ? 'Hub URL: this is your own hub, already in the list'
+          : `Hub URL: this hub is already in the list, as "${same.name}"`
+      );
+    }
   }
   if (!token) {
-    throw new ValidationError(
-      'token: paste an API token of your account on that hub'
+    problems.add(
+      'token',
+      'API token: paste an API token of your account on that hub (from its /hub/token page)'
     );
   }
+  problems.throwAny();
   return { name, url, token };
 }

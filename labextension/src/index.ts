@@ -7,12 +7,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
 
+import { confirmCancel } from './dialogs';
 import { DEFAULTS, IDefaults } from './form';
 import { ExecPlannerModel } from './model';
 import { createPanel, ExecPlannerPanel, runElsewhereIcon } from './panel';
@@ -41,6 +43,22 @@ export function defaultsFromSettings(
 function isNotebook(path: string): boolean {
   return path.toLowerCase().endsWith('.ipynb');
 }
+
+/** A document widget's context, as far as the panel needs it (its path, unsaved or not). */
+interface IDocContext {
+  path: string;
+  model: { dirty: boolean };
+}
+
+function contextOf(widget: Widget): IDocContext | null {
+  const context = (widget as unknown as { context?: IDocContext }).context;
+  return context && typeof context.path === 'string' && context.model
+    ? context
+    : null;
+}
+
+/** The position of the "Run elsewhere" button in a notebook's toolbar (after the cell type). */
+const TOOLBAR_RANK = 10;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -108,6 +126,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
             makeRequestFunction(),
             defaultsFromSettings(settings)
           );
+          model.confirmCancel = confirmCancel;
+          model.files.dirtyCheck = (file: string): boolean => {
+            for (const widget of app.shell.widgets('main')) {
+              const context = contextOf(widget);
+              if (context?.path === file && context.model.dirty) {
+                return true;
+              }
+            }
+            return false;
+          };
           panel = createPanel(model);
           model.path = path;
           void model.hubs.load();
@@ -121,6 +149,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     palette?.addItem({ command: COMMAND_ID, category: 'Notebook Operations' });
+    // a "Run elsewhere" button in every notebook's toolbar
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (notebook: NotebookPanel) => {
+        const button = new ToolbarButton({
+          icon: runElsewhereIcon,
+          label: 'Run elsewhere',
+          tooltip:
+            'Ask JupyterHubs for offers to run this notebook, and start it on one of them',
+          onClick: () => {
+            void app.commands.execute(COMMAND_ID, {
+              path: notebook.context.path
+            });
+          }
+        });
+        button.addClass('jp-execplanner-ToolbarButton');
+        notebook.toolbar.insertItem(TOOLBAR_RANK, 'runElsewhere', button);
+        // an edit or a save changes what the panel says will be sent
+        notebook.context.model.stateChanged.connect((_m, change) => {
+          if (change.name === 'dirty' && panel && !panel.isDisposed) {
+            const model = panel.content.model;
+            void model.files.load(model.path); // saved: its size, its outputs
+          }
+        });
+        return button;
+      }
+    });
     app.contextMenu.addItem({
       command: COMMAND_ID,
       selector: '.jp-DirListing-item[data-file-type="notebook"]',

@@ -49,7 +49,7 @@ export interface IAnswerRow {
   status: AnswerRowStatus;
   /** How long the hub took; NaN while asking. */
   seconds: number;
-  /** One line: "2 offers in 0.31 s", "no offer", "no answer within 5 s", "error", "asking…". */
+  /** One line: "2 offers in 0.31 s", "no offer", "in 5 s" (timeout), "after 0.05 s" (error), "asking…". */
   summary: string;
   /** The reasons (NO), the timeout or error text; empty for YES. */
   messages: string[];
@@ -96,9 +96,9 @@ function answerSummary(answer: IAnswer): string {
     case 'NO':
       return `no offer (answered in ${took})`;
     case 'timeout':
-      return `no answer within ${took}`;
+      return `in ${took}`;
     case 'error':
-      return `error after ${took}`;
+      return `after ${took}`;
   }
 }
 
@@ -239,4 +239,56 @@ export function proximityText(offer: IOffer): string {
     parts.push(`${Math.round(local * 100)}% local`);
   }
   return parts.length ? parts.join(', ') : '—';
+}
+
+/** What the ask asked for, as far as an offer's size is explained against it. */
+export interface IAskedSize {
+  cores: { min: number; max: number };
+  memory: { min: number; max: number };
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * Why an offer is the size it is, when it is smaller than it could be: less than the most asked
+ * for ("1 of up to 2 cores: the rest is in use then"), or what was asked for on a profile that
+ * allows more ("2 cores: what you asked for; this profile allows up to 8"). Empty when there is
+ * nothing to explain.
+ */
+export function sizeNotes(
+  offer: IOffer,
+  asked: IAskedSize | null | undefined
+): string[] {
+  if (!asked) {
+    return [];
+  }
+  const about = offer.profile_about ?? null;
+  const notes: string[] = [];
+  const parts: [
+    number,
+    { min: number; max: number },
+    number | null,
+    string,
+    string
+  ][] = [
+    [offer.cores, asked.cores, about?.cores_max ?? null, 'core', 'cores'],
+    [offer.memory, asked.memory, about?.memory_max ?? null, 'GiB', 'GiB']
+  ];
+  for (const [got, range, profileMax, one, many] of parts) {
+    if (typeof got !== 'number') {
+      continue;
+    }
+    if (got < range.max) {
+      notes.push(
+        `${got} of up to ${plural(range.max, one, many)}: what is free on this hub at that start`
+      );
+    } else if (profileMax !== null && profileMax > got) {
+      notes.push(
+        `${plural(got, one, many)}: what you asked for; this profile allows up to ${profileMax}`
+      );
+    }
+  }
+  return notes;
 }

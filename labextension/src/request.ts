@@ -38,9 +38,14 @@ export async function requestAPI<T = unknown>(
     }
   }
   if (!response.ok) {
+    const field =
+      data && typeof data === 'object' && 'field' in data
+        ? (data as { field: unknown }).field
+        : null;
     throw new APIError(
       response.status,
-      errorMessage(response.status, url, data)
+      errorMessage(response.status, url, data),
+      typeof field === 'string' ? field : null
     );
   }
   return data as T;

@@ -13,6 +13,30 @@ export interface IHub {
   has_token: boolean;
 }
 
+/** The answer of `POST execplanner/hubs`: the hub kept, and whose token it is (the check). */
+export interface IAddedHub extends IHub {
+  /** The hub user the token belongs to ("connected as alice"); null when not checked. */
+  user: string | null;
+}
+
+/** What the broker says about an offer's profile (its `GET /`). */
+export interface IProfileAbout {
+  description: string | null;
+  /** The most cores / GiB a server of the profile may have; null: no limit. */
+  cores_max: number | null;
+  memory_max: number | null;
+}
+
+/** One file an ask sends (`GET execplanner/files?path=`), as saved on the server. */
+export interface IFileEntry {
+  name: string;
+  path: string;
+  /** bytes */
+  size: number;
+  /** the notebook's outputs (cleared unless kept) */
+  outputs?: number;
+}
+
 /** A cost or a metric figure on an offer (a min/max range with an optional unit). */
 export interface IFigure {
   type: string;
@@ -40,6 +64,8 @@ export interface IOffer {
   costs: IFigure[];
   metrics: IFigure[];
   notes: string[];
+  /** the profile's description and limits, when the hub said */
+  profile_about?: IProfileAbout | null;
 }
 
 export type AnswerStatus = 'YES' | 'NO' | 'timeout' | 'error';
@@ -84,6 +110,8 @@ export interface ISession {
   progress: number;
   open_url: string | null;
   terminal: boolean;
+  /** Ended, but its server is still being stopped (unsaved work there is being lost). */
+  stopping?: boolean;
 }
 
 export interface ISessionsResponse {
@@ -115,6 +143,8 @@ export interface IAskBody {
   timeout: number;
   /** the data resources, when the form names any */
   data?: IDataItem[];
+  /** send the cells' outputs too (by default the snapshot has none) */
+  keep_outputs?: boolean;
 }
 
 /** The body of `POST execplanner/prepare`: the ask's body without `hubs` (and `timeout`, which
@@ -141,16 +171,24 @@ export type RequestFunction = <T = unknown>(
 export class APIError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    /** the form field the server's message is about (`name`, `url`, `token`), when it says */
+    readonly field: string | null = null
   ) {
     super(message);
     this.name = 'APIError';
   }
 }
 
-/** A form or hub check that failed; the message names the field and the fix. */
+/**
+ * A form or hub check that failed; the message names the field and the fix. `fields` has every
+ * problem found, by the form's field key, to show next to each field.
+ */
 export class ValidationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly fields: Record<string, string> = {}
+  ) {
     super(message);
     this.name = 'ValidationError';
   }

@@ -144,7 +144,7 @@ describe('asking', () => {
       ['astro', 'YES'],
       ['hung', 'timeout']
     ]);
-    expect(answers.rows[2].summary).toBe('no answer within 5.00 s');
+    expect(answers.rows[2].summary).toBe('in 5.00 s');
     expect(table.offers.map(o => o.uuid)).toEqual(['a-big', 'o-small']);
   });
 

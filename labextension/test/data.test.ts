@@ -61,29 +61,29 @@ describe('the data field', () => {
   it.each([
     [
       'ftp://example.org/cat.fits',
-      /^data line 1: "ftp:\/\/example.org\/cat.fits" is not a data reference/
+      /^Data line 1: "ftp:\/\/example.org\/cat.fits" is not a data reference/
     ],
     [
       '\ncat.fits',
-      /^data line 2: "cat.fits" is not a data reference; write an https:\/\/ URL/
+      /^Data line 2: "cat.fits" is not a data reference; write an https:\/\/ URL/
     ],
     [
       'https://a.example.org/x\nhttps://',
-      /^data line 2: "https:\/\/" is not a valid URL/
+      /^Data line 2: "https:\/\/" is not a valid URL/
     ],
-    ['ivo://', /^data line 1: .* is not an IVOA identifier/],
-    ['s3://bucket', /^data line 1: .* needs a bucket and an object key/],
-    ['s3:///key', /^data line 1: .* needs a bucket and an object key/],
-    ['rucio:scope', /^data line 1: .* needs a scope and a name/],
-    ['rucio::name', /^data line 1: .* needs a scope and a name/],
+    ['ivo://', /^Data line 1: .* is not an IVOA identifier/],
+    ['s3://bucket', /^Data line 1: .* needs a bucket and an object key/],
+    ['s3:///key', /^Data line 1: .* needs a bucket and an object key/],
+    ['rucio:scope', /^Data line 1: .* needs a scope and a name/],
+    ['rucio::name', /^Data line 1: .* needs a scope and a name/],
     [
       '.x=https://a.example.org/x',
-      /^data line 1: the name ".x" must be 1 to 64 letters/
+      /^Data line 1: the name ".x" must be 1 to 64 letters/
     ],
-    ['x=', /^data line 1: nothing after "x="/],
+    ['x=', /^Data line 1: nothing after "x="/],
     [
       'a=https://a.example.org/1\n\na=https://a.example.org/2',
-      /^data line 3: the name "a" is used twice/
+      /^Data line 3: the name "a" is used twice/
     ]
   ])('names the line of a bad entry %j', (text, pattern) => {
     expect(() => parseDataLines(text)).toThrow(ValidationError);

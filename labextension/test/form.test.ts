@@ -33,16 +33,19 @@ describe('the ask body', () => {
   });
 
   it.each([
-    [{ coresMin: 'x' }, /cores min: enter a number/],
-    [{ coresMin: '3', coresMax: '2' }, /cores max: must be at least cores min/],
-    [{ coresMin: '1.5' }, /cores min: enter a whole number/],
-    [{ memoryMin: '4', memoryMax: '2' }, /memory max \(GiB\)/],
-    [{ memoryMin: '1.5' }, /memory min \(GiB\): enter a whole number/],
-    [{ gpus: '-1' }, /GPUs: must be at least 0/],
-    [{ durationMinutes: '0' }, /duration \(minutes\)/],
+    [{ coresMin: 'x' }, /^Cores min: enter a number/],
+    [
+      { coresMin: '3', coresMax: '2' },
+      /^Cores max: must be at least Cores min/
+    ],
+    [{ coresMin: '1.5' }, /^Cores min: enter a whole number/],
+    [{ memoryMin: '4', memoryMax: '2' }, /^Memory max \(GiB\)/],
+    [{ memoryMin: '1.5' }, /^Memory min \(GiB\): enter a whole number/],
+    [{ gpus: '-1' }, /^GPUs: must be at least 0/],
+    [{ durationMinutes: '0' }, /^Duration \(minutes\)/],
     [
       { startEarliest: '2026-11-24T18:30', startLatest: '2026-11-24T17:00' },
-      /start latest: must not be before/
+      /^Start latest: must not be before/
     ]
   ])('names the field of a bad value %o', (change, pattern) => {
     const form = { ...formFromDefaults(DEFAULTS), ...change };
@@ -52,10 +55,10 @@ describe('the ask body', () => {
   it('needs a hub and a notebook', () => {
     const form = formFromDefaults(DEFAULTS);
     expect(() => buildAskBody(form, [], 'a.ipynb')).toThrow(
-      /hubs: tick at least one hub/
+      /Hubs: tick at least one hub/
     );
     expect(() => buildAskBody(form, ['own'], '')).toThrow(
-      /notebook: none chosen/
+      /Notebook: none chosen/
     );
   });
 });
@@ -87,7 +90,7 @@ describe('the ask body with data', () => {
     await model.hubs.load();
     model.form.setField('data', 'https://a.example.org/x\nnot-a-url');
     expect(await model.ask()).toBe(false);
-    expect(model.errors.message).toMatch(/^data line 2: "not-a-url"/);
+    expect(model.errors.message).toMatch(/^Data line 2: "not-a-url"/);
     expect(fake.count('POST', 'prepare') + fake.count('POST', 'ask')).toBe(0);
     model.form.setField('data', 'ivo://example.org/survey');
     expect(await model.ask()).toBe(true);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { validateNewHub } from '../src/form';
+import { brokerUrl, validateNewHub } from '../src/form';
 import { ErrorState } from '../src/model/errors';
 import { HubsModel } from '../src/model/hubs';
 import { APIError, IHub, RequestFunction, ValidationError } from '../src/types';
@@ -33,6 +33,23 @@ async function loaded(
   return model;
 }
 
+describe('broker URLs', () => {
+  it.each([
+    ['https://h.org', 'https://h.org/services/execplanner/'],
+    ['https://h.org/hub/', 'https://h.org/services/execplanner/'],
+    [
+      'http://127.0.0.1:8000/base/hub',
+      'http://127.0.0.1:8000/base/services/execplanner/'
+    ],
+    ['https://h.org/services/', 'https://h.org/services/execplanner/'],
+    ['https://h.org/services/other', 'https://h.org/services/other/'],
+    ['ftp://h.org/', null],
+    ['nope', null]
+  ])('%s → %s (as the server computes it)', (url, broker) => {
+    expect(brokerUrl(url)).toBe(broker);
+  });
+});
+
 describe('hubs', () => {
   it("lists the hubs with the own hub ticked, and keeps the user's choice on reload", async () => {
     const { hubs } = await loaded(hubServer());
@@ -58,11 +75,11 @@ describe('hubs', () => {
   it.each([
     [
       { name: '', url: 'https://x.org/', token: 't' },
-      /name: enter a short name/
+      /^Name: enter a short name/
     ],
     [
       { name: 'a/b', url: 'https://x.org/', token: 't' },
-      /name: use at most 64 characters/
+      /^Name: use at most 64 letters/
     ],
     [
       { name: 'own', url: 'https://x.org/', token: 't' },
@@ -70,11 +87,11 @@ describe('hubs', () => {
     ],
     [
       { name: 'x', url: 'hub.example.org', token: 't' },
-      /broker URL: enter the hub's URL/
+      /^Hub URL: enter the hub's address/
     ],
     [
       { name: 'x', url: 'ftp://hub.example.org/', token: 't' },
-      /broker URL: must start with https/
+      /^Hub URL: must start with https/
     ],
     [
       { name: 'x', url: 'https://hub.example.org/', token: '  ' },
@@ -123,7 +140,8 @@ describe('hubs', () => {
       token: 'secret'
     });
     expect(hubs.list.map(h => h.name)).toEqual(['own', 'astro']);
-    expect(hubs.selected).toEqual(['own']);
+    // the hub added is ticked, so that the next Ask asks it
+    expect(hubs.selected).toEqual(['own', 'astro']);
     expect(errors.message).toBeNull();
 
     expect(
@@ -136,6 +154,95 @@ describe('hubs', () => {
     expect(errors.message).toBe(
       'Could not add hub "refused": url: not an execution broker'
     );
+  });
+
+  it("says whose token it is, shows the check's problem by its field, and may add unchecked", async () => {
+    const list = [OWN];
+    const fake = hubServer(list).on('POST', 'hubs', call => {
+      const body = call.body as {
+        name: string;
+        url: string;
+        token: string;
+        check?: boolean;
+      };
+      if (body.token === 'bad') {
+        throw new APIError(400, 'token: the hub refused it', 'token');
+      }
+      if (body.url.includes('down') && body.check !== false) {
+        throw new APIError(400, 'url: cannot reach https://down/', 'url');
+      }
+      const hub = {
+        name: body.name,
+        url: body.url,
+        own: false,
+        has_token: true
+      };
+      list.push(hub);
+      return { ...hub, user: body.check === false ? null : 'alice' };
+    });
+    const { hubs, errors } = await loaded(fake);
+    const hub = { name: 'b', url: 'https://b.example.org/', token: 'bad' };
+    expect(await hubs.add(hub)).toBe(false);
+    expect(hubs.addProblems).toEqual({ token: 'token: the hub refused it' });
+    expect(hubs.unreachable).toBe(false);
+    // changing the field takes its problem away, and the error line that said it
+    hubs.clearProblem('token');
+    expect(hubs.addProblems).toEqual({});
+    expect(errors.message).toBeNull();
+    expect(await hubs.add({ ...hub, token: 'good' })).toBe(true);
+    expect(hubs.connected).toBe('b: connected as alice');
+    expect(hubs.addProblems).toEqual({});
+
+    const down = { name: 'd', url: 'https://down.example.org/', token: 't' };
+    expect(await hubs.add(down)).toBe(false);
+    expect(hubs.unreachable).toBe(true);
+    expect(await hubs.add(down, false)).toBe(true);
+    expect(fake.calls.at(-2)?.body).toMatchObject({ check: false });
+    expect(hubs.connected).toMatch(/^d: added without a check/);
+    expect(hubs.selected).toEqual(['own', 'b', 'd']);
+  });
+
+  it('refuses the same hub twice, whatever URL form names it, and lists every problem', () => {
+    const b = {
+      name: 'b',
+      url: 'https://b.example.org/services/execplanner/',
+      own: false,
+      has_token: true
+    };
+    const own = { ...OWN, url: 'https://a.example.org/services/execplanner/' };
+    for (const url of [
+      'https://b.example.org',
+      'https://b.example.org/hub/',
+      'https://b.example.org/services/execplanner'
+    ]) {
+      expect(() =>
+        validateNewHub({ name: 'b2', url, token: 't' }, [own, b])
+      ).toThrow('Hub URL: this hub is already in the list, as "b"');
+    }
+    expect(() =>
+      validateNewHub({ name: 'x', url: 'https://a.example.org/', token: 't' }, [
+        own,
+        b
+      ])
+    ).toThrow(/your own hub/);
+    // the same name replaces the hub (a new token): not a duplicate
+    expect(
+      validateNewHub({ name: 'b', url: 'https://b.example.org/', token: 't' }, [
+        own,
+        b
+      ]).name
+    ).toBe('b');
+    try {
+      validateNewHub({ name: '', url: 'nope', token: '' }, [own]);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(Object.keys((error as ValidationError).fields)).toEqual([
+        'name',
+        'url',
+        'token'
+      ]);
+    }
   });
 
   it('removes a hub by its encoded name', async () => {

@@ -97,8 +97,17 @@ describe('the composed model', () => {
     const model = await loaded(fake);
     model.form.setField('coresMax', '0');
     expect(await model.ask()).toBe(false);
-    expect(model.errors.message).toMatch(/cores max/);
+    model.form.setField('memoryMin', 'x');
+    expect(await model.ask()).toBe(false);
+    expect(model.errors.message).toMatch(/^Cores max: must be at least 1/);
+    // every problem, each next to its field
+    expect(model.form.problems).toEqual({
+      coresMax: 'Cores max: must be at least 1 (got 0)',
+      memoryMin: 'Memory min (GiB): enter a number (got "x")'
+    });
     expect(fake.count('POST', 'prepare') + fake.count('POST', 'ask')).toBe(0);
+    model.form.setField('coresMax', '2'); // a field changed: its problem goes
+    expect(Object.keys(model.form.problems)).toEqual(['memoryMin']);
   });
 
   it('drops the late answers of an ask the user has left, and asks again', async () => {

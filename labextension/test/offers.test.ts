@@ -162,9 +162,9 @@ describe('answers', () => {
       'GPUs: none here'
     ]);
     expect(rows[1].summary).toContain('no offer');
-    expect(rows[2].summary).toBe('no answer within 5.00 s');
+    expect(rows[2].summary).toBe('in 5.00 s');
     expect(rows[2].messages).toEqual(['no answer within 5 s']);
-    expect(rows[3].summary).toContain('error');
+    expect(rows[3].summary).toBe('after 0.02 s'); // the status says "could not ask"
     expect(rows[3].messages).toEqual(['401 Unauthorized: check the token']);
   });
 

@@ -60,9 +60,12 @@ describe('the Ask tab', () => {
     expect(markup).toContain('no token');
     expect(tags(markup, 'ep-hub-remove')).toHaveLength(1);
     expect(tags(markup, 'ep-add-token')[0]).toContain('type="password"');
-    expect(tags(markup, 'ep-add-url')[0]).toContain(
-      'aria-label="hub or broker URL"'
-    );
+    expect(markup).toContain('<span>Hub URL</span>');
+    // the tabs: one in the tab order, the panel labelled by it
+    expect(tags(markup, 'ep-tab-ask')[0]).toContain('tabindex="0"');
+    expect(tags(markup, 'ep-tab-sessions')[0]).toContain('tabindex="-1"');
+    expect(markup).toContain('aria-labelledby="jp-execplanner-tab-ask"');
+    expect(tags(markup, 'ep-keep-outputs')[0]).not.toContain('checked');
     expect(tags(markup, 'ep-ask')[0]).not.toContain('disabled');
     expect(tags(markup, 'ep-error')).toEqual([]);
     model.errors.set('Could not add hub "x": refused');
@@ -119,6 +122,11 @@ describe('the Ask tab', () => {
     const accept = tags(markup, 'ep-accept');
     expect(accept[0]).not.toContain('disabled');
     expect(accept[1]).toContain('disabled');
+    // each Accept has its own accessible name: the hub and the start
+    const names = accept.map(t => t.match(/aria-label="([^"]*)"/)?.[1]);
+    expect(names[0]).toMatch(/^Accept offer from hub \S+, .*, starting /);
+    expect(new Set(names).size).toBe(names.length);
+    expect(tags(markup, 'ep-answers')[0]).toContain('aria-live="polite"');
     expect(tags(markup, 'ep-sort')).toHaveLength(1);
   });
 
@@ -140,6 +148,40 @@ describe('the Ask tab', () => {
     expect(tags(markup, 'ep-cancel')[0]).toContain('disabled');
     expect(tags(markup, 'ep-new')).toHaveLength(1);
     expect(tags(markup, 'ep-answer')).toEqual([]);
+  });
+
+  it('gives an ended session its own look: FAILED with why, stopping while the server goes', () => {
+    const model = track(new ExecPlannerModel(hubServer().request));
+    model.progress.show(
+      session('FAILED', {
+        progress: 48,
+        messages: ['installing tinypkg', 'compute.cores.min too large']
+      })
+    );
+    let markup = html(model);
+    expect(markup).not.toContain('<progress');
+    expect(tags(markup, 'ep-ended')[0]).toContain(
+      'jp-execplanner-ended-failed'
+    );
+    expect(markup).toContain(
+      'The session failed. &quot;Cores min&quot; too large'
+    );
+    model.progress.show(session('CANCELLED', { stopping: true }));
+    markup = html(model);
+    expect(markup).toMatch(/data-testid="ep-phase"[^>]*>stopping</);
+    expect(markup).toContain('Its server is being stopped');
+  });
+
+  it('shows each problem of the form next to its field, and names each Accept', async () => {
+    const model = track(new ExecPlannerModel(hubServer().request));
+    model.form.setField('coresMin', 'x');
+    model.form.setField('durationMinutes', '0');
+    expect(await model.ask()).toBe(false); // no notebook, no hub ticked either
+    const markup = html(model);
+    expect(
+      tags(markup, 'ep-problem').map(t => t.match(/data-field="([^"]*)"/)?.[1])
+    ).toEqual(['coresMin', 'durationMinutes', 'hubs', 'notebook']);
+    expect(tags(markup, 'ep-cores-min')[0]).toContain('aria-invalid="true"');
   });
 });
 

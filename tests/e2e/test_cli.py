@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,13 @@ pytestmark = pytest.mark.e2e
 EXECPLANNER = str(Path(sys.executable).parent / "execplanner")
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+STATE = Path(tempfile.mkdtemp(prefix="execplanner-cli-")) / "last-ask.json"
+
+
+def run(*args: str, stdin: str | None = None, state: Path = STATE) -> subprocess.CompletedProcess[str]:
+    """The command, as a user runs it; what it remembers of the last ask goes to ``state``."""
     return subprocess.run([EXECPLANNER, *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+                          timeout=60, env={"PATH": "/usr/bin:/bin", "EXECPLANNER_CLI_STATE": str(state)})
 
 
 @pytest.fixture
@@ -73,3 +78,11 @@ def test_ask_that_gets_no_exits_1_with_reasons(hub: RealHub, tmp_path: Path) -> 
     assert result.returncode == 1
     assert "NO" in result.stdout + result.stderr
     assert "cores" in result.stdout + result.stderr
+
+
+def test_an_ambiguous_or_unknown_prefix_is_a_usage_error(hub: RealHub, request_file: Path,
+                                                        tmp_path: Path) -> None:
+    token = hub.user_token("cli-erin")
+    unknown = run("reject", "ffffffff", "--hub", hub.url, "--token", token, state=tmp_path / "s.json")
+    assert unknown.returncode == 2
+    assert "no session or open offer of yours starts with 'ffffffff'" in unknown.stderr

@@ -130,7 +130,9 @@ def test_merged_answer_in_bounded_time_with_peer_messages(hubs: dict[str, Any], 
     (tmp_path / "r.json").write_text(__import__("json").dumps(request()))
     shown = subprocess.run([EXECPLANNER, "ask", str(tmp_path / "r.json"), "--hub", a.url,
                             "--token", alice.token, "--timeout", "10"],
-                           capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+                           capture_output=True, text=True, timeout=60,
+                           env={"PATH": "/usr/bin:/bin",
+                                "EXECPLANNER_CLI_STATE": str(tmp_path / "last-ask.json")})
     assert shown.returncode == 0, shown.stderr
     rows = [line for line in shown.stdout.splitlines() if "small" in line]
     assert len(rows) == len(offerset["offers"]), shown.stdout

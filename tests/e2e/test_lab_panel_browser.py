@@ -184,23 +184,28 @@ def data_cell(row: Any) -> Any:
     return row.locator("td").nth(8)
 
 
-def add_hub(panel: Any, name: str, url: str, token: str, expect: Any) -> Any:
-    """Add a hub with the panel's form and tick it; its row."""
+def add_hub(panel: Any, name: str, url: str, token: str, expect: Any, unreachable: bool = False) -> Any:
+    """Add a hub with the panel's form (it is checked, and ticked); its row."""
     panel.get_by_test_id("ep-add-name").fill(name)
     panel.get_by_test_id("ep-add-url").fill(url)
     panel.get_by_test_id("ep-add-token").fill(token)
     panel.get_by_test_id("ep-add-submit").click()
+    if unreachable:  # the check cannot reach it: the panel offers to add it all the same
+        expect(panel.locator('[data-testid="ep-add-problem"][data-field="url"]')).to_contain_text(
+            "cannot reach", timeout=30_000)
+        panel.get_by_test_id("ep-add-anyway").click()
+    else:
+        expect(panel.get_by_test_id("ep-add-connected")).to_have_text(f"{name}: connected as alice")
     row = panel.locator(f'[data-testid="ep-hub"][data-hub="{name}"]')
     expect(row).to_be_visible()
-    if not row.get_by_test_id("ep-hub-check").is_checked():
-        row.get_by_test_id("ep-hub-check").check()
+    expect(row.get_by_test_id("ep-hub-check")).to_be_checked()  # a hub added is ticked
     return row
 
 
 def ask_with_a_hung_hub(page: Any, panel: Any, own_name: str, hung_url: str, expect: Any) -> None:
     """Tick a hub that never answers: the others' offers show at once, its row says "asking" until
     the per-hub wait is over, then "timeout"; the hub is removed again afterwards."""
-    row = add_hub(panel, "hung", hung_url, "never-used", expect)
+    row = add_hub(panel, "hung", hung_url, "never-used", expect, unreachable=True)
     panel.get_by_test_id("ep-timeout").fill(str(HUNG_TIMEOUT))
     started = time.monotonic()
     panel.get_by_test_id("ep-ask").click()
@@ -255,7 +260,8 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, hung_ur
     data = panel.get_by_test_id("ep-data")
     data.fill(f"{survey}\nsurvey.fits")
     panel.get_by_test_id("ep-ask").click()
-    expect(panel.get_by_test_id("ep-error")).to_contain_text("data line 2")
+    expect(panel.get_by_test_id("ep-error")).to_contain_text("Data line 2")
+    expect(panel.locator('[data-testid="ep-problem"][data-field="data"]')).to_contain_text("Data line 2")
     data.fill(survey)
     # a third hub that hangs holds back only its own row
     ask_with_a_hung_hub(page, panel, own_name, hung_url, expect)
@@ -333,6 +339,7 @@ def _drive(page: Any, a: RealHub, b: RealHub, b_token: str, survey: str, hung_ur
     expect(listed).to_have_attribute("data-phase", re.compile("AVAILABLE|RUNNING"), timeout=30_000)
     panel.get_by_test_id("ep-tab-ask").click()
     panel.get_by_test_id("ep-cancel").click()
+    page.locator(".jp-Dialog").get_by_role("button", name="End session").click()  # it asks first
     expect(progress).to_have_attribute("data-phase", re.compile("RELEASING|CANCELLED|COMPLETED"),
                                        timeout=60_000)
     final = httpx.get(f"{b.broker}sessions/{uuid_b}", timeout=30,

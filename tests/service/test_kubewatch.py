@@ -193,7 +193,7 @@ def test_capacity_provider_auto(spawner: str, setting: str, capacity: dict, expe
 def test_capacity_provider_is_checked() -> None:
     config = Config()
     config.ExecPlanner.capacity_provider = "cluster"
-    with pytest.raises(Exception, match="'auto', 'host', 'static' or 'kubernetes'"):
+    with pytest.raises(Exception, match="'auto', 'host', 'static', 'kubernetes' or 'slurm'"):
         ExecPlannerApp(config=config)
 
 

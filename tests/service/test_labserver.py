@@ -76,8 +76,9 @@ def lab(world: dict[str, Any]) -> Iterator[LabServer]:
     server: LabServer = world["server"]
     hubs = [("B", world["b"].url, world["b"].user_token("alice")), ("slow", world["silent"].url, "x"),
             ("down", f"http://127.0.0.1:{free_port()}/", "x")]
-    for name, url, token in hubs:
-        assert server.post("hubs", {"name": name, "url": url, "token": token}).status_code == 201
+    for name, url, token in hubs:  # the slow and down ones cannot pass the check
+        body = {"name": name, "url": url, "token": token, "check": name == "B"}
+        assert server.post("hubs", body).status_code == 201
     yield server
     for name, _url, _token in hubs:
         server.http.delete(f"execplanner/hubs/{name}")
@@ -96,7 +97,8 @@ def test_hubs_are_kept_privately_and_tokens_never_shown(world: dict[str, Any]) -
     token = b.user_token("alice")
     added = server.post("hubs", {"name": "B", "url": b.url, "token": token})
     assert added.status_code == 201
-    assert added.json() == {"name": "B", "url": b.broker, "own": False, "has_token": True}
+    assert added.json() == {"name": "B", "url": b.broker, "own": False, "has_token": True,
+                            "user": "alice"}  # checked: "connected as alice"
     again = server.post("hubs", {"name": "B", "url": b.broker, "token": token})  # replaces it
     assert again.status_code == 201
     listed = server.get("hubs")
@@ -130,6 +132,36 @@ def test_bad_hub_bodies(world: dict[str, Any], body: dict, field: str) -> None:
     assert response.json()["status"] == 400 and response.json()["message"].startswith(field)
 
 
+def test_adding_a_hub_checks_it_and_names_the_field_to_fix(world: dict[str, Any]) -> None:
+    """Add checks the hub (it answers, runs the broker, takes the token) before keeping it, and the
+    same hub cannot be in the list twice."""
+    server: LabServer = world["server"]
+    b, silent = world["b"], world["silent"]
+    cases = [
+        ({"name": "B", "url": b.url, "token": "wrong"}, 400, "token"),
+        ({"name": "B", "url": f"http://127.0.0.1:{free_port()}/", "token": "t"}, 400, "url"),
+        ({"name": "B", "url": world["site"].url, "token": "t"}, 400, "url"),  # not a hub
+        ({"name": "mine", "url": world["a"].url, "token": "t"}, 409, "url"),  # the own hub
+    ]
+    for body, status, field in cases:
+        response = server.post("hubs", body)
+        assert response.status_code == status, (body, response.text)
+        doc = response.json()
+        assert doc["field"] == field and doc["message"].startswith(f"{field}: "), doc
+    assert "wrong" not in server.get("hubs").text
+    started = time.monotonic()
+    hung = server.post("hubs", {"name": "slow", "url": silent.url, "token": "t"})
+    assert hung.status_code == 400 and hung.json()["field"] == "url"
+    assert time.monotonic() - started < 2 + 2.5  # the check is bounded by the timeout
+    assert [h["name"] for h in server.get("hubs").json()["hubs"]] == ["this-hub"]
+
+    token = b.user_token("alice")
+    assert server.post("hubs", {"name": "B", "url": b.url, "token": token}).json()["user"] == "alice"
+    twice = server.post("hubs", {"name": "B2", "url": f"{b.url}/hub/", "token": token})
+    assert twice.status_code == 409 and "'B'" in twice.json()["message"]
+    assert server.http.delete("execplanner/hubs/B").status_code == 204
+
+
 def test_not_json_is_400(world: dict[str, Any]) -> None:
     response = world["server"].http.post("execplanner/hubs", content=b"{oops")
     assert response.status_code == 400 and response.json()["message"].startswith("body")
@@ -153,6 +185,8 @@ def test_ask_snapshots_the_notebook_and_asks_every_hub_at_once(lab: LabServer, w
 
     offer = by_hub["B"]["offers"][0]
     assert offer["hub"] == "B" and offer["url"].startswith(world["b"].broker + "sessions/")
+    about = offer["profile_about"]  # from the hub's GET /: what the panel explains the offer with
+    assert about is not None and set(about) == {"description", "cores_max", "memory_max"}
     assert offer["profile"] == "Small server" and offer["cores"] >= 1 and offer["memory"] >= 1
     assert offer["duration"] == 1800 and offer["preparing"] == 5 and offer["expires"]
     assert by_hub["B"]["offerset"].startswith(world["b"].broker + "offersets/")
@@ -163,6 +197,30 @@ def test_ask_snapshots_the_notebook_and_asks_every_hub_at_once(lab: LabServer, w
     with httpx.Client(timeout=30) as anonymous:  # another hub's server fetches it without a token
         assert anonymous.get(executable["location"]).content == NOTEBOOK.encode()
         assert anonymous.get(executable["requirements"]).text == REQUIREMENTS
+
+
+def test_the_snapshot_leaves_outputs_behind_unless_asked_to_keep_them(lab: LabServer) -> None:
+    cell = {"cell_type": "code", "execution_count": 3, "id": "c1", "metadata": {}, "source": "import nope",
+            "outputs": [{"output_type": "error", "ename": "ModuleNotFoundError", "evalue": "nope",
+                         "traceback": []}]}
+    text = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    (lab.root / "work" / "ran.ipynb").write_text(text)
+    files = lab.get("files?path=work/ran.ipynb")
+    assert files.status_code == 200, files.text
+    assert files.json()["files"] == [
+        {"name": "ran.ipynb", "path": "work/ran.ipynb", "size": len(text.encode()), "outputs": 1},
+        {"name": "requirements.txt", "path": "work/requirements.txt", "size": len(REQUIREMENTS)},
+    ]
+    assert lab.get("files?path=work/none.ipynb").status_code == 404
+    assert lab.get("files?path=work/requirements.txt").json()["field"] == "path"
+    with httpx.Client(timeout=30) as anonymous:
+        for keep in (False, True):
+            request = lab.post("prepare", needs(path="work/ran.ipynb", keep_outputs=keep)).json()["request"]
+            sent = anonymous.get(request["executable"]["location"]).json()
+            assert sent["cells"][0]["source"] == "import nope"
+            assert bool(sent["cells"][0]["outputs"]) is keep
+            assert sent["cells"][0]["execution_count"] == (3 if keep else None)
+    assert lab.post("prepare", needs(keep_outputs="yes")).json()["message"].startswith("keep_outputs")
 
 
 def test_a_notebook_without_requirements(lab: LabServer) -> None:
@@ -234,6 +292,7 @@ def test_accept_show_list_and_cancel(lab: LabServer) -> None:
 
     cancelled = lab.post(path, {"action": "cancel"}).json()
     assert cancelled["phase"] == "CANCELLED" and cancelled["terminal"] and cancelled["progress"] == 10
+    assert cancelled["stopping"] is False  # no server was started for it
     again = lab.post(path, {"action": "accept"})
     assert again.status_code == 409 and again.json()["message"].startswith("B: ")
     assert lab.post(path, {"action": "launch"}).status_code == 400
@@ -384,7 +443,7 @@ def test_without_a_hub_there_is_no_own_hub_and_no_ask(tmp_path: Path) -> None:
     try:
         assert server.get("hubs").json() == {"hubs": []}
         (server.root / "a.ipynb").write_text(NOTEBOOK)
-        server.post("hubs", {"name": "x", "url": "http://127.0.0.1:9/", "token": "t"})
+        server.post("hubs", {"name": "x", "url": "http://127.0.0.1:9/", "token": "t", "check": False})
         response = server.post("ask", ask(hubs=["x"], path="a.ipynb"))
         assert response.status_code == 400 and "JupyterHub" in response.json()["message"]
         response = server.post("prepare", needs(path="a.ipynb"))
@@ -514,7 +573,8 @@ def test_a_hub_answering_something_else_than_a_session_is_a_502_naming_it(bare: 
     odd = Fake(fixed(*ODD_ANSWERS[kind]))
     name = f"odd-{kind}"
     try:
-        assert server.post("hubs", {"name": name, "url": odd.url, "token": "t"}).status_code == 201
+        body = {"name": name, "url": odd.url, "token": "t", "check": False}
+        assert server.post("hubs", body).status_code == 201
         path = f"sessions/{name}/00000000-0000-0000-0000-000000000000"
         calls = [server.get(path)] + [server.post(path, {"action": a}) for a in ACTIONS_]
         for response in calls:
@@ -527,7 +587,9 @@ def test_a_hub_answering_something_else_than_a_session_is_a_502_naming_it(bare: 
         assert any(e["hub"] == name for e in listing.json()["errors"]), listing.text
         asked = server.post("ask", {"hubs": [name], "request": {"name": "n"}, "timeout": 2})
         assert asked.status_code == 200 and asked.json()["answers"][0]["status"] == "error"
-        assert len(odd.seen) == 6, odd.seen  # every call reached the hub
+        # every call reached the hub (the ask two: the request, and GET / for the profiles)
+        assert len(odd.seen) == 7, odd.seen
+        assert ("GET", "/services/execplanner/", "token t") in odd.seen
     finally:
         server.http.delete(f"execplanner/hubs/{name}")
         odd.close()
@@ -539,7 +601,8 @@ def test_a_hub_that_trickles_its_answer_times_out_as_a_whole(bare: dict) -> None
     server: LabServer = bare["server"]
     slow = Fake(trickle)
     try:
-        assert server.post("hubs", {"name": "trickle", "url": slow.url, "token": "t"}).status_code == 201
+        body = {"name": "trickle", "url": slow.url, "token": "t", "check": False}
+        assert server.post("hubs", body).status_code == 201
         path = "sessions/trickle/00000000-0000-0000-0000-000000000000"
         calls = [(lambda: server.get(path), 2), (lambda: server.post(path, {"action": "cancel"}), 2),
                  (lambda: server.post(path, {"action": "accept"}), 4)]

@@ -141,7 +141,7 @@ def test_preload_with_uv(tmp_path: Path, site: Loopback, uv_cache: Path) -> None
     messages = site.messages()
     assert messages[0] == f"fetching notebook {site.url}/nb/analysis.ipynb"
     assert f"fetching requirements {site.url}/nb/requirements.txt" in messages
-    assert "installing 1 requirement with uv" in messages
+    assert any(m.startswith("installing 1 requirement with uv (found on the server's PATH") for m in messages)
     assert f"downloading data table.csv from {site.url}/data/table.csv" in messages
     assert any("not downloading data 'archive'" in m for m in messages)
     assert messages[-1].startswith("starting server")
@@ -160,14 +160,14 @@ def test_preload_with_pip(tmp_path: Path, site: Loopback, uv_cache: Path) -> Non
     site.reports.clear()
     done = run_preload(tmp_path, make_plan(site, installer="pip"), uv_cache)
     assert_prepared(tmp_path, done, site)
-    assert "installing 1 requirement with pip" in site.messages()
+    assert "installing 1 requirement with pip (the hub's preload_installer is pip)" in site.messages()
 
 
 def test_auto_falls_back_to_pip_without_uv(tmp_path: Path, site: Loopback, uv_cache: Path) -> None:
     site.reports.clear()
     done = run_preload(tmp_path, make_plan(site, installer="auto"), uv_cache, path="/usr/bin:/bin")
     assert done.returncode == 0, done.stderr
-    assert "installing 1 requirement with pip" in site.messages()
+    assert "installing 1 requirement with pip (uv is not on the server's PATH)" in site.messages()
 
 
 @pytest.mark.parametrize("requirements", [None, "empty.txt"])

@@ -63,6 +63,10 @@ def test_local_link_and_staged_download(tmp_path: Path, site: Loopback) -> None:
     assert f"downloading data 'big' (3 MB) from {site.url}/big.fits into data/big" in messages
     assert any(m.startswith("downloaded data 'big': 3 MB in ") for m in messages)
     assert not any(r["failed"] for r in site.reports)
+    # the download's figures go to the broker, which measures the source with them (issue 15)
+    [transfer] = [r["transfer"] for r in site.reports if "transfer" in r]
+    assert transfer["url"] == f"{site.url}/big.fits" and transfer["bytes"] == SIZE
+    assert 0 <= transfer["first_byte"] <= transfer["seconds"]
 
 
 def test_progress_reports_count_the_bytes(tmp_path: Path, site: Loopback,
@@ -71,7 +75,7 @@ def test_progress_reports_count_the_bytes(tmp_path: Path, site: Loopback,
         def __init__(self) -> None:
             self.lines: list[str] = []
 
-        def info(self, message: str) -> None:
+        def info(self, message: str, *, transfer: object = None) -> None:
             self.lines.append(message)
 
     monkeypatch.setattr(preload, "PROGRESS_EVERY", 0.0)  # a report at every chunk
@@ -115,7 +119,7 @@ class Lines:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def info(self, message: str) -> None:
+    def info(self, message: str, *, transfer: object = None) -> None:
         self.lines.append(message)
 
 

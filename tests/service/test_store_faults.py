@@ -151,3 +151,26 @@ async def test_rows_an_older_version_stored_with_surrogates_still_list(start_ser
     shown = await client.get(service.base + f"sessions/{good}")
     assert shown.status_code == 200 and "\ufffd" in shown.text
     assert (await client.get(service.base + f"sessions/{bad}")).status_code == 404
+
+
+def test_a_connection_opened_while_read_only_does_not_stay_read_only(tmp_path) -> None:
+    """SQLite opens a file it cannot write read-only, silently, and such a pooled connection would
+    refuse every later write (an intermittent 503 after the spell). The store drops it and writes."""
+    from datetime import datetime, timedelta, timezone
+
+    from jupyterhub_execplanner.sessions.snapshots import SnapshotStore
+    from jupyterhub_execplanner.sessions.store import Store, StoreUnavailable
+
+    store = Store(f"sqlite:///{tmp_path / 'broker.sqlite'}")
+    snapshots = SnapshotStore(store.engine)
+    now = datetime.now(timezone.utc)
+    snapshots.add("alice", {"a.ipynb": "{}"}, now, now + timedelta(hours=1))
+    store.engine.dispose()  # no connection is open: the next one is opened inside the spell
+    with read_only_database(tmp_path / "broker.sqlite"):
+        with pytest.raises(StoreUnavailable, match="readonly"):
+            snapshots.add("alice", {"b.ipynb": "{}"}, now, now + timedelta(hours=1))
+        assert snapshots.held("alice", now)[0] == 2  # reads still work: the first snapshot's bytes
+    snapshot, _token = snapshots.add("alice", {"c.ipynb": "{}"}, now, now + timedelta(hours=1))
+    assert snapshots.get(snapshot.uuid) is not None
+    assert snapshots.held("alice", now)[0] == 4
+    store.close()

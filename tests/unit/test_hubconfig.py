@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
@@ -244,3 +245,61 @@ def test_each_hub_start_gives_the_service_a_new_boot_id() -> None:
     setup_execplanner(second, hub_config_file="")
     boots = [c.JupyterHub.services[0]["environment"][launch.HUB_BOOT_ENV] for c in (first, second)]
     assert all(len(b) == 32 for b in boots) and boots[0] != boots[1]
+
+
+def test_the_service_gets_the_hubs_execplanner_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the service loads the hub's config file again: what that file reads must be there too
+    monkeypatch.setenv("EXECPLANNER_STATE_DIR", "/tmp/hub-b")
+    monkeypatch.setenv("EXECPLANNER_HUB_PORT", "8001")
+    monkeypatch.setenv("EXECPLANNER_HUB_BOOT", "stale")
+    c = Config()
+    setup_execplanner(c, hub_config_file="")
+    environment = c.JupyterHub.services[0]["environment"]
+    assert environment["EXECPLANNER_STATE_DIR"] == "/tmp/hub-b"
+    assert environment["EXECPLANNER_HUB_PORT"] == "8001"
+    assert environment[launch.HUB_BOOT_ENV] != "stale", "each start's own boot id wins"
+
+
+@pytest.mark.parametrize(
+    ("hub_db", "config_file", "expected"),
+    [
+        ("sqlite:////srv/hub-b/jupyterhub.sqlite", "/etc/jh/jupyterhub_config.py", "/srv/hub-b"),
+        ("sqlite:///jupyterhub.sqlite", "/etc/jh/jupyterhub_config.py", "/etc/jh"),  # relative
+        ("postgresql://db/hub", "/etc/jh/jupyterhub_config.py", "/etc/jh"),
+        (None, "/etc/jh/jupyterhub_config.py", "/etc/jh"),
+    ],
+)
+def test_the_broker_database_follows_the_hubs_own_state(
+    hub_db: str | None, config_file: str, expected: str
+) -> None:
+    from jupyterhub_execplanner.service.settings import ExecPlanner
+
+    config = Config({"ExecPlanner": {"hub_config_file": config_file}})
+    if hub_db is not None:
+        config.JupyterHub.db_url = hub_db
+    settings = ExecPlanner(config=config)
+    assert settings.db_url == f"sqlite:///{expected}/jupyterhub_execplanner.sqlite"
+
+
+def test_the_trial_hub_lets_two_people_each_run_a_lab_and_a_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.setenv("EXECPLANNER_STATE_DIR", str(tmp_path))
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(examples)).load_config()
+    settings = config.ExecPlanner
+    labs = 2 * settings.server_footprint["cores"]  # two people's labs, with no end
+    sessions = 2 * 1  # and a session of the smallest offer (1 core) each
+    assert labs + sessions <= settings.capacity["default"]["cores"]
+
+
+def test_a_broker_database_beside_the_config_file_is_kept(tmp_path: Path) -> None:
+    from jupyterhub_execplanner.service.settings import ExecPlanner
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "jupyterhub_execplanner.sqlite").write_bytes(b"")  # an earlier version's
+    config = Config({"ExecPlanner": {"hub_config_file": str(tmp_path / "etc" / "jupyterhub_config.py")}})
+    config.JupyterHub.db_url = f"sqlite:///{tmp_path}/srv/jupyterhub.sqlite"
+    assert ExecPlanner(config=config).db_url == f"sqlite:///{tmp_path}/etc/jupyterhub_execplanner.sqlite"

@@ -154,8 +154,14 @@ def test_offer_shape() -> None:
         "expires": "2026-11-24T15:05:00Z",
         "costs": [{"type": "urn:ivoa:calycopis:cost:energy", "min": 0.1, "max": 0.2, "unit": "kWh",
                    "description": None}],
-        "metrics": [], "notes": ["first", "second"],
+        "metrics": [], "notes": ["first", "second"], "profile_about": None,
     }
+    doc["profile"] = {"slug": "small", "display_name": "Small server"}
+    summary = {"slug": "small", "description": "A server on this host.", "cores": {"min": 1, "max": 8},
+               "memory": {"min": 1, "max": None}}
+    assert shapes.offer_shape("B", doc, {"small": summary})["profile_about"] == {
+        "description": "A server on this host.", "cores_max": 8, "memory_max": None}
+    assert shapes.offer_shape("B", doc, {"other": summary})["profile_about"] is None
 
 
 def test_session_shape() -> None:
@@ -166,6 +172,38 @@ def test_session_shape() -> None:
     assert shape["open_url"] is None and shape["terminal"] is False
     assert (shape["cores"], shape["memory"], shape["duration"]) == (2, 4, 5400)
     assert shapes.session_shape("B", session("CANCELLED"))["terminal"] is True
+
+
+@pytest.mark.parametrize(
+    "phase,kinds,stopping",
+    [
+        ("CANCELLED", [], False),  # never had a server
+        ("CANCELLED", ["starting-server"], True),
+        ("CANCELLED", ["server-ready", "server-stopped"], False),
+        ("FAILED", ["hub-progress", "stop-failed"], False),
+        ("COMPLETED", ["server-active", "no-server"], False),
+        ("AVAILABLE", ["server-ready"], False),  # not ended: not "stopping"
+    ],
+)
+def test_ended_session_is_stopping_until_its_server_is_gone(phase: str, kinds: list, stopping: bool) -> None:
+    doc = session(phase, messages=[msg(K + kind, kind) for kind in kinds])
+    assert shapes.session_shape("B", doc)["stopping"] is stopping
+
+
+def test_the_snapshot_clears_outputs() -> None:
+    from jupyterhub_execplanner.labserver.notebooks import clear_outputs, output_count
+
+    cells = [{"cell_type": "code", "execution_count": 2, "source": "1/0", "metadata": {},
+              "outputs": [{"output_type": "error", "ename": "ZeroDivisionError"}]},
+             {"cell_type": "markdown", "source": "# é", "metadata": {}}]
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert output_count(text) == 1
+    cleared = json.loads(clear_outputs(text))
+    assert cleared["cells"][0]["outputs"] == [] and cleared["cells"][0]["execution_count"] is None
+    assert cleared["cells"][1] == cells[1]
+    assert output_count(clear_outputs(text)) == 0
+    for odd in ("not json", "[]", '{"cells": 3}'):
+        assert clear_outputs(odd) == odd and output_count(odd) == 0
 
 
 def test_shapes_of_broken_documents_do_not_raise() -> None:

@@ -171,6 +171,8 @@ def test_durations_are_seconds_and_timedeltas() -> None:
         ({"peer_timeout": "PT6M"}, "ExecPlanner.peer_timeout must be seconds between 0 and 300, not 'PT6M'"),
         ({"peer_timeout": "P1M"}, "ExecPlanner.peer_timeout = 'P1M' counts months"),
         ({"kube_stale_after": 0.5}, "ExecPlanner.kube_stale_after must be at least 1 second, not 0.5"),
+        ({"slurm_stale_after": "PT0.5S"}, "ExecPlanner.slurm_stale_after must be at least 1 second"),
+        ({"slurm_poll_interval": 0.1}, "ExecPlanner.slurm_poll_interval must be at least 0.2"),
         ({"driver_interval": -1}, "ExecPlanner.driver_interval = -1 is negative"),
         ({"hub_poll_interval": "soon"}, "ExecPlanner.hub_poll_interval = 'soon' is not a duration"),
     ],
@@ -225,7 +227,7 @@ COLLECTION = {"path": "/data/s", "url_prefix": "https://a.example.org/s/"}
          "ExecPlanner.prices['*']: 'currency' must be a currency code such as 'EUR', not ' '"),
         ("data_collections", {"s": {"path": "/data/s"}},
          "ExecPlanner.data_collections['s'] has no rule to match data: give ivoid_prefix, url_prefix, "
-         "s3_bucket or rucio_scope"),
+         "obs_collection, s3_bucket or rucio_scope"),
         ("data_collections", {"s": {**COLLECTION, "path": "data/s"}},
          "ExecPlanner.data_collections['s']: 'path' must be the absolute path where a server sees the "
          "collection, like '/data/survey', not 'data/s'"),

@@ -167,7 +167,8 @@ READERS = [
 
 
 def test_every_duration_setting_is_in_the_table() -> None:
-    bounded = {"peer_timeout", "kube_stale_after"}  # their bounds: tests/unit/test_settings.py
+    # their bounds: tests/unit/test_settings.py
+    bounded = {"peer_timeout", "kube_stale_after", "slurm_poll_interval", "slurm_stale_after"}
     durations = {n for n, t in ExecPlanner.class_traits(config=True).items() if isinstance(t, Duration)}
     assert durations == set(DURATIONS) | bounded
     assert len(DURATIONS) >= 14

@@ -2,11 +2,12 @@
  * Asking the ticked hubs and their answers: `prepare` once (the notebook's snapshot and the
  * request), then one `ask` per hub, all at once, each answer shown as soon as it arrives.
  */
-import { answerRows, IAnswerRow } from '../offers';
+import { allOffers, answerRows, IAnswerRow } from '../offers';
 import {
   IAnswer,
   IAskBody,
   IAskResponse,
+  IOffer,
   IPrepareBody,
   IPrepareResponse,
   IRequestAskBody,
@@ -49,6 +50,27 @@ export class AnswersModel extends State {
     return this._askStarted;
   }
 
+  /** What the current (or last) ask asked for (the offers are explained against it); null when none. */
+  get needs(): Readonly<IPrepareBody> | null {
+    return this._needs;
+  }
+
+  /** Every offer in so far (not accepted yet: an accept resets the answers). */
+  get offers(): IOffer[] {
+    return allOffers(this._answers);
+  }
+
+  /** Forget one hub's answer (the hub was removed): no Accept stays for it. */
+  dropHub(hub: string): void {
+    const kept = this._answers.filter(a => a.hub !== hub);
+    if (kept.length === this._answers.length && !this._asked.includes(hub)) {
+      return;
+    }
+    this._answers = kept;
+    this._asked = this._asked.filter(h => h !== hub);
+    this.emit();
+  }
+
   /** The answers in so far, in the order they arrived. */
   get received(): readonly IAnswer[] {
     return this._answers;
@@ -80,6 +102,7 @@ export class AnswersModel extends State {
     const { hubs, ...needs } = body;
     const prepareBody: IPrepareBody = needs;
     this._asking = true;
+    this._needs = prepareBody;
     this._asked = [...hubs];
     this._askStarted = Date.now();
     this._answers = [];
@@ -133,6 +156,7 @@ export class AnswersModel extends State {
     this._asked = [];
     this._askStarted = null;
     this._answers = [];
+    this._needs = null;
     this.emit();
   }
 
@@ -174,4 +198,5 @@ export class AnswersModel extends State {
   private _asked: string[] = [];
   private _askStarted: number | null = null;
   private _answers: IAnswer[] = [];
+  private _needs: IPrepareBody | null = null;
 }

@@ -23,6 +23,33 @@ export class FormModel extends State {
 
   setField(field: keyof IForm, value: string): void {
     this._values = { ...this._values, [field]: value };
+    if (field in this._problems) {
+      // the problem shown next to the field goes once the field is changed
+      const { [field]: _gone, ...rest } = this._problems;
+      void _gone;
+      this._problems = rest;
+    }
+    this.emit();
+  }
+
+  /** The problems of the last Ask, by field (`coresMin`, …, `hubs`, `notebook`): shown next to
+   * each field. */
+  get problems(): Readonly<Record<string, string>> {
+    return this._problems;
+  }
+
+  setProblems(problems: Record<string, string>): void {
+    this._problems = { ...problems };
+    this.emit();
+  }
+
+  /** Send the notebook with its cells' outputs (by default they are cleared). */
+  get keepOutputs(): boolean {
+    return this._keepOutputs;
+  }
+
+  set keepOutputs(value: boolean) {
+    this._keepOutputs = value;
     this.emit();
   }
 
@@ -43,4 +70,6 @@ export class FormModel extends State {
 
   private _defaults: IDefaults;
   private _values: IForm;
+  private _problems: Record<string, string> = {};
+  private _keepOutputs = false;
 }

@@ -3,7 +3,13 @@
  * adding or removing a hub.
  */
 import { INewHub, validateNewHub } from '../form';
-import { IHub, RequestFunction } from '../types';
+import {
+  APIError,
+  IAddedHub,
+  IHub,
+  RequestFunction,
+  ValidationError
+} from '../types';
 import { ErrorState } from './errors';
 import { errorText, State } from './state';
 
@@ -57,27 +63,77 @@ export class HubsModel extends State {
     }
   }
 
-  /** Add (or replace) a hub; answers true when the server stored it, else sets the error. */
-  async add(hub: INewHub): Promise<boolean> {
+  /** The problems of the last Add, by field (`name`, `url`, `token`), shown next to each. */
+  get addProblems(): Readonly<Record<string, string>> {
+    return this._addProblems;
+  }
+
+  /** The last Add failed because the hub could not be reached: it may be added unchecked. */
+  get unreachable(): boolean {
+    return this._unreachable;
+  }
+
+  /** Forget the problem shown next to a field of the add form (the person is changing it). */
+  clearProblem(field: string): void {
+    if (field in this._addProblems) {
+      const { [field]: _gone, ...rest } = this._addProblems;
+      void _gone;
+      this._addProblems = rest;
+      if (
+        Object.keys(rest).length === 0 &&
+        this._errors.message === this._addError
+      ) {
+        this._errors.set(null); // the line said the same as the problem gone
+      }
+      this.emit();
+    }
+  }
+
+  /** After an Add: "B: connected as alice" (the hub checked the token); null otherwise. */
+  get connected(): string | null {
+    return this._connected;
+  }
+
+  /**
+   * Add (or replace) a hub, once the server has checked it (it answers, runs the broker, takes the
+   * token); the new hub is ticked. Answers true when the server kept it, else sets the problems
+   * (by field) and the error line.
+   */
+  async add(hub: INewHub, check = true): Promise<boolean> {
     let checked: INewHub;
+    this._connected = null;
+    this._unreachable = false;
     try {
       checked = validateNewHub(hub, this._hubs);
     } catch (error) {
-      this._errors.set(errorText(error));
+      this._addProblems =
+        error instanceof ValidationError ? { ...error.fields } : {};
+      this._addError = errorText(error);
+      this._errors.set(this._addError);
       return false;
     }
+    let added: IAddedHub;
     try {
-      await this._request<IHub>('hubs', {
+      added = await this._request<IAddedHub>('hubs', {
         method: 'POST',
-        body: JSON.stringify(checked)
+        body: JSON.stringify(check ? checked : { ...checked, check: false })
       });
-      this._errors.set(null);
     } catch (error) {
-      this._errors.set(
-        `Could not add hub "${checked.name}": ${errorText(error)}`
-      );
+      const field = error instanceof APIError ? error.field : null;
+      this._addProblems = field ? { [field]: errorText(error) } : {};
+      // a hub that cannot be reached now may be added anyway (it is checked at each Ask)
+      this._unreachable =
+        field === 'url' && /cannot reach/.test(errorText(error));
+      this._addError = `Could not add hub "${checked.name}": ${errorText(error)}`;
+      this._errors.set(this._addError);
       return false;
     }
+    this._addProblems = {};
+    this._errors.set(null);
+    this._selected.add(checked.name);
+    this._connected = added?.user
+      ? `${checked.name}: connected as ${added.user}`
+      : `${checked.name}: added without a check (it could not be reached)`;
     await this.load();
     return true;
   }
@@ -119,4 +175,8 @@ export class HubsModel extends State {
   private _hubs: IHub[] = [];
   private _selected = new Set<string>();
   private _loading = false;
+  private _addProblems: Record<string, string> = {};
+  private _connected: string | null = null;
+  private _unreachable = false;
+  private _addError: string | null = null;
 }

@@ -8,9 +8,16 @@
  * the tests).
  */
 import { buildAskBody, DEFAULTS, IDefaults } from '../form';
-import { IAskBody, IOffer, ISession, RequestFunction } from '../types';
+import {
+  IAskBody,
+  IOffer,
+  ISession,
+  RequestFunction,
+  ValidationError
+} from '../types';
 import { AnswersModel } from './answers';
 import { ErrorState } from './errors';
+import { FilesModel } from './files';
 import { FormModel } from './form';
 import { HubsModel } from './hubs';
 import { sessionAction, SessionAction, SessionModel } from './session';
@@ -19,6 +26,9 @@ import { errorText, State } from './state';
 import { OfferTableModel } from './table';
 
 export type Tab = 'ask' | 'sessions';
+
+/** Asks the person before a session is ended (a JupyterLab dialog in the panel); true: go on. */
+export type CancelConfirm = (session: ISession) => Promise<boolean>;
 
 export class ExecPlannerModel extends State {
   constructor(request: RequestFunction, defaults: IDefaults = DEFAULTS) {
@@ -31,6 +41,7 @@ export class ExecPlannerModel extends State {
     this.offers = new OfferTableModel(this.answers);
     this.progress = new SessionModel(request);
     this.sessions = new SessionsModel(request, this.errors);
+    this.files = new FilesModel(request);
     for (const part of this._parts()) {
       part.changed.connect(this._forward, this);
     }
@@ -50,6 +61,11 @@ export class ExecPlannerModel extends State {
   readonly progress: SessionModel;
   /** "My sessions". */
   readonly sessions: SessionsModel;
+  /** What an Ask will send. */
+  readonly files: FilesModel;
+
+  /** Asked before a session is cancelled (the plugin sets a dialog; by default: yes). */
+  confirmCancel: CancelConfirm = async () => true;
 
   dispose(): void {
     if (this.isDisposed) {
@@ -72,7 +88,9 @@ export class ExecPlannerModel extends State {
       return;
     }
     this._path = value;
+    void this._release(this.answers.offers);
     this.answers.reset();
+    void this.files.load(value);
     this.emit();
   }
 
@@ -93,40 +111,94 @@ export class ExecPlannerModel extends State {
   }
 
   /**
-   * Ask the ticked hubs for offers (see `AnswersModel.ask`), leaving the progress view. Answers
-   * true when every hub has answered; false (with the error set) when the form has a bad value or
-   * nothing could be asked, or when the user moved on before the last answer.
+   * Ask the ticked hubs for offers (see `AnswersModel.ask`), leaving the progress view. The offers
+   * of the previous ask not accepted are released first (rejected on their hubs), so that they
+   * hold nothing that would push the new offers later. Answers true when every hub has answered;
+   * false (with the problems set next to their fields, and the old answers gone) when the form has
+   * a bad value or nothing could be asked, or when the user moved on before the last answer.
    */
   async ask(): Promise<boolean> {
-    if (this.answers.asking) {
+    if (this.answers.asking || this._releasing) {
       return false;
     }
     let body: IAskBody;
     try {
-      body = buildAskBody(this.form.values, this.hubs.selected, this._path);
+      body = buildAskBody(
+        this.form.values,
+        this.hubs.selected,
+        this._path,
+        this.form.keepOutputs
+      );
     } catch (error) {
+      this.form.setProblems(
+        error instanceof ValidationError ? error.fields : {}
+      );
+      void this._release(this.answers.offers);
+      this.answers.reset();
       this.errors.set(errorText(error));
       return false;
     }
+    this.form.setProblems({});
     this.progress.show(null);
-    return this.answers.ask(body);
+    const previous = this.answers.offers;
+    if (previous.length > 0) {
+      this._releasing = true;
+      this.answers.reset();
+      try {
+        await this._release(previous);
+      } finally {
+        this._releasing = false;
+        this.emit();
+      }
+    }
+    const done = await this.answers.ask(body);
+    if (!done && this.errors.message) {
+      this.answers.reset(); // an error: no answers of it (nor live Accept buttons) stay
+    }
+    void this.files.load(this._path);
+    return done;
   }
 
-  /** Accept an offer; on success the panel follows the new session. */
+  /** Whether the offers of the previous ask are being released (Ask waits for it). */
+  get releasing(): boolean {
+    return this._releasing;
+  }
+
+  /**
+   * Accept an offer; on success the panel follows the new session, and the other offers of that
+   * ask are released on every hub (the accepted hub turns down its own others itself).
+   */
   async accept(offer: IOffer): Promise<boolean> {
-    return this._act(
+    const others = this.answers.offers.filter(
+      o => o.hub !== offer.hub && o.uuid !== offer.uuid
+    );
+    const ok = await this._act(
       offer.hub,
       offer.uuid,
       'accept',
       `Could not accept the offer of ${offer.hub}`
     );
+    if (ok) {
+      void this._release(others);
+    }
+    return ok;
   }
 
-  /** Cancel a session (the one followed by default). */
+  /** Forget a hub (its offers released first, while its token is still there). */
+  async removeHub(name: string): Promise<void> {
+    await this._release(this.answers.offers.filter(o => o.hub === name));
+    this.answers.dropHub(name);
+    await this.hubs.remove(name);
+  }
+
+  /**
+   * Cancel a session (the one followed by default), once the person confirms it (unsaved work on
+   * that server is lost). Answers true when the hub cancelled it.
+   */
   async cancel(
     session: ISession | null = this.progress.session
   ): Promise<boolean> {
-    if (!session) {
+    if (!session || !(await this.confirmCancel(session))) {
       return false;
     }
     const { hub, uuid } = session;
@@ -142,11 +214,10 @@ export class ExecPlannerModel extends State {
     return ok;
   }
 
-  /** Follow a session (from "My sessions"): show its progress on the Ask tab and poll it. */
+  /** Follow a session of "My sessions" in the progress view (on the Ask tab). */
   follow(session: ISession): void {
     this.progress.show(session);
-    this._tab = 'ask';
-    this.emit();
+    this.tab = 'ask';
   }
 
   /** Leave the progress view (stops polling; the session itself goes on). */
@@ -181,8 +252,19 @@ export class ExecPlannerModel extends State {
     return true;
   }
 
+  /**
+   * Turn down offers no longer wanted, on their hubs, all at once; a hub that fails to (already
+   * expired, gone, down) is not an error of the panel: the offer expires there by itself.
+   */
+  private async _release(offers: readonly IOffer[]): Promise<void> {
+    await Promise.allSettled(
+      offers.map(o => sessionAction(this._request, o.hub, o.uuid, 'reject'))
+    );
+  }
+
   private _parts(): State[] {
     return [
+      this.files,
       this.errors,
       this.hubs,
       this.form,
@@ -200,4 +282,5 @@ export class ExecPlannerModel extends State {
   private readonly _request: RequestFunction;
   private _path = '';
   private _tab: Tab = 'ask';
+  private _releasing = false;
 }

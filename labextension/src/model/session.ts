@@ -19,8 +19,30 @@ export const TERMINAL_PHASES = [
 export const POLL_FAST_MS = 1000;
 export const POLL_SLOW_MS = 10000;
 
+/** While an ended session's server is being stopped: poll until it is gone. */
+export const POLL_STOPPING_MS = 2000;
+
+/** Whether the session is over and its server gone (nothing will change any more). */
+export function isOver(session: ISession): boolean {
+  return (
+    (session.terminal || TERMINAL_PHASES.includes(session.phase)) &&
+    !session.stopping
+  );
+}
+
+/**
+ * What the panel calls the session's state: its phase, or "stopping" while an ended session's
+ * server is still being stopped.
+ */
+export function phaseText(session: ISession): string {
+  return session.stopping ? 'stopping' : session.phase;
+}
+
 /** Milliseconds until the next poll of this session, or null to stop polling. */
 export function nextPollDelay(session: ISession): number | null {
+  if (session.stopping) {
+    return POLL_STOPPING_MS;
+  }
   if (session.terminal || TERMINAL_PHASES.includes(session.phase)) {
     return null;
   }

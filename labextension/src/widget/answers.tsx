@@ -1,9 +1,12 @@
 /**
  * One line per hub asked: `asking…` with the seconds waited until it answers, then its status
- * (`YES`, `NO`, `timeout`, `error`) with a summary and the hub's reasons.
+ * (`YES`, `NO`, `timeout`, `error`) with a summary and the hub's reasons, written for a person
+ * (fields named as the form names them, local times, each reason once). A polite live region, so
+ * that a screen reader says each answer as it comes.
  */
 import * as React from 'react';
 
+import { hubFailureText, readableMessages } from '../messages';
 import { AnswersModel } from '../model/answers';
 import { useNow } from './hooks';
 
@@ -14,6 +17,13 @@ function waited(started: number | null, now: number): string {
     : `${Math.max(0, Math.floor((now - started) / 1000))} s`;
 }
 
+const STATUS_TEXT: Record<string, string> = {
+  YES: 'YES',
+  NO: 'NO',
+  timeout: 'no answer',
+  error: 'could not ask'
+};
+
 export function Answers({
   answers
 }: {
@@ -21,47 +31,55 @@ export function Answers({
 }): JSX.Element | null {
   const now = useNow(1000);
   const rows = answers.rows;
-  if (rows.length === 0) {
-    return null;
-  }
   return (
-    <ul className="jp-execplanner-answers">
-      {rows.map(row => (
-        <li
-          key={row.hub}
-          data-testid="ep-answer"
-          data-hub={row.hub}
-          data-status={row.status}
-        >
-          <strong>{row.hub}</strong>:{' '}
-          {row.status === 'asking' ? (
-            <span
-              className="jp-execplanner-status-asking"
-              title="This hub has not answered yet"
-            >
-              <span className="jp-execplanner-spinner" aria-hidden="true" />
-              {row.summary}{' '}
-              <span className="jp-execplanner-muted">
-                {waited(answers.askStarted, now)}
+    <ul
+      className="jp-execplanner-answers"
+      aria-live="polite"
+      aria-label="Answers of the hubs"
+      data-testid="ep-answers"
+    >
+      {rows.map(row => {
+        const messages =
+          row.status === 'error'
+            ? readableMessages(row.messages.map(hubFailureText))
+            : readableMessages(row.messages);
+        return (
+          <li
+            key={row.hub}
+            data-testid="ep-answer"
+            data-hub={row.hub}
+            data-status={row.status}
+          >
+            <strong>{row.hub}</strong>:{' '}
+            {row.status === 'asking' ? (
+              <span
+                className="jp-execplanner-status-asking"
+                title="This hub has not answered yet"
+              >
+                <span className="jp-execplanner-spinner" aria-hidden="true" />
+                {row.summary}{' '}
+                <span className="jp-execplanner-muted">
+                  {waited(answers.askStarted, now)}
+                </span>
               </span>
-            </span>
-          ) : (
-            <>
-              <span className={`jp-execplanner-status-${row.status}`}>
-                {row.status}
-              </span>{' '}
-              <span className="jp-execplanner-muted">{row.summary}</span>
-            </>
-          )}
-          {row.messages.length > 0 && (
-            <ul className="jp-execplanner-reasons">
-              {row.messages.map((m, i) => (
-                <li key={i}>{m}</li>
-              ))}
-            </ul>
-          )}
-        </li>
-      ))}
+            ) : (
+              <>
+                <span className={`jp-execplanner-status-${row.status}`}>
+                  {STATUS_TEXT[row.status] ?? row.status}
+                </span>{' '}
+                <span className="jp-execplanner-muted">{row.summary}</span>
+              </>
+            )}
+            {messages.length > 0 && (
+              <ul className="jp-execplanner-reasons">
+                {messages.map((m, i) => (
+                  <li key={i}>{m}</li>
+                ))}
+              </ul>
+            )}
+          </li>
+        );
+      })}
     </ul>
   );
 }

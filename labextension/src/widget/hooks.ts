@@ -4,6 +4,8 @@
 import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
+import { formatTime } from '../messages';
+
 /** Re-render on every emission of `signal` (a model's `changed`). */
 export function useSignal(signal: ISignal<unknown, void>): void {
   const [, bump] = React.useReducer((n: number) => n + 1, 0);
@@ -26,8 +28,7 @@ export function useNow(ms = 1000): number {
   return now;
 }
 
-/** An ISO time in the browser's locale; the text itself when it is not a time. */
-export function localTime(iso: string): string {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : new Date(t).toLocaleString();
+/** An ISO time in the panel's one format (local time, with the zone); the text when not a time. */
+export function localTime(iso: string | null | undefined): string {
+  return iso ? formatTime(iso) : '—';
 }

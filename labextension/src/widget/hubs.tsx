@@ -1,27 +1,73 @@
 /**
  * The hubs to ask: one tick box each (the own hub first), **Remove** on every hub but the own,
- * and the form that adds a hub by name, URL and token.
+ * and the form that adds a hub by name, URL and token: the server checks it ("connected as
+ * alice"), each problem shows next to its field, and the hub added is ticked.
  */
 import * as React from 'react';
 
+import { HUB_LABELS, INewHub } from '../form';
 import { HubsModel } from '../model/hubs';
 
-export function HubList({ hubs }: { hubs: HubsModel }): JSX.Element {
+function HubField(props: {
+  field: keyof INewHub;
+  value: string;
+  problem: string | undefined;
+  placeholder: string;
+  type?: string;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  const { field, problem } = props;
+  const id = `jp-execplanner-add-${field}`;
+  return (
+    <label className="jp-execplanner-field">
+      <span>{HUB_LABELS[field]}</span>
+      <input
+        id={id}
+        type={props.type ?? 'text'}
+        placeholder={props.placeholder}
+        autoComplete="off"
+        data-testid={`ep-add-${field}`}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? `${id}-problem` : undefined}
+        value={props.value}
+        onChange={e => props.onChange(e.currentTarget.value)}
+      />
+      {problem && (
+        <span
+          id={`${id}-problem`}
+          className="jp-execplanner-problem"
+          data-testid="ep-add-problem"
+          data-field={field}
+        >
+          {problem}
+        </span>
+      )}
+    </label>
+  );
+}
+
+export function HubList({
+  hubs,
+  onRemove
+}: {
+  hubs: HubsModel;
+  onRemove: (name: string) => void;
+}): JSX.Element {
   const [name, setName] = React.useState('');
   const [url, setUrl] = React.useState('');
   const [token, setToken] = React.useState('');
   const [busy, setBusy] = React.useState(false);
-  const add = async (event: React.FormEvent): Promise<void> => {
-    event.preventDefault();
+  const add = async (check: boolean): Promise<void> => {
     setBusy(true);
-    const ok = await hubs.add({ name, url, token });
+    const ok = await hubs.add({ name, url, token }, check);
     setBusy(false);
-    setToken(''); // never kept in the page longer than needed
     if (ok) {
       setName('');
       setUrl('');
+      setToken(''); // never kept in the page longer than needed
     }
   };
+  const problems = hubs.addProblems;
   return (
     <fieldset className="jp-execplanner-hubs">
       <legend>Hubs to ask</legend>
@@ -55,8 +101,9 @@ export function HubList({ hubs }: { hubs: HubsModel }): JSX.Element {
               <button
                 className="jp-execplanner-link"
                 data-testid="ep-hub-remove"
+                aria-label={`Remove hub ${hub.name}`}
                 title={`Forget ${hub.name} and its token`}
-                onClick={() => void hubs.remove(hub.name)}
+                onClick={() => onRemove(hub.name)}
               >
                 Remove
               </button>
@@ -64,29 +111,44 @@ export function HubList({ hubs }: { hubs: HubsModel }): JSX.Element {
           </li>
         ))}
       </ul>
-      <form className="jp-execplanner-addhub" onSubmit={e => void add(e)}>
-        <input
-          placeholder="name"
-          aria-label="hub name"
-          data-testid="ep-add-name"
+      <form
+        className="jp-execplanner-addhub"
+        aria-label="Add a hub"
+        onSubmit={e => {
+          e.preventDefault();
+          void add(true);
+        }}
+      >
+        <HubField
+          field="name"
           value={name}
-          onChange={e => setName(e.currentTarget.value)}
+          problem={problems.name}
+          placeholder="astro-eu"
+          onChange={value => {
+            setName(value);
+            hubs.clearProblem('name');
+          }}
         />
-        <input
-          placeholder="https://hub.example.org/"
-          aria-label="hub or broker URL"
-          data-testid="ep-add-url"
+        <HubField
+          field="url"
           value={url}
-          onChange={e => setUrl(e.currentTarget.value)}
+          problem={problems.url}
+          placeholder="https://hub.example.org/"
+          onChange={value => {
+            setUrl(value);
+            hubs.clearProblem('url');
+          }}
         />
-        <input
+        <HubField
+          field="token"
           type="password"
-          placeholder="API token"
-          aria-label="API token on that hub"
-          autoComplete="off"
-          data-testid="ep-add-token"
           value={token}
-          onChange={e => setToken(e.currentTarget.value)}
+          problem={problems.token}
+          placeholder="from the hub's /hub/token page"
+          onChange={value => {
+            setToken(value);
+            hubs.clearProblem('token');
+          }}
         />
         <button
           type="submit"
@@ -94,9 +156,29 @@ export function HubList({ hubs }: { hubs: HubsModel }): JSX.Element {
           data-testid="ep-add-submit"
           disabled={busy}
         >
-          Add hub
+          {busy ? 'Checking…' : 'Add hub'}
         </button>
+        {hubs.unreachable && !busy && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-warn"
+            data-testid="ep-add-anyway"
+            title="Keep the hub although it could not be reached now; each Ask tries it again"
+            onClick={() => void add(false)}
+          >
+            Add without checking
+          </button>
+        )}
       </form>
+      {hubs.connected && (
+        <p
+          className="jp-execplanner-connected"
+          data-testid="ep-add-connected"
+          role="status"
+        >
+          {hubs.connected}
+        </p>
+      )}
     </fieldset>
   );
 }

@@ -1,13 +1,18 @@
 /**
  * The "My sessions" tab: the user's sessions on every hub, with **Open**, **Progress** and
- * **Cancel**; a hub that could not be reached is listed with its error above the table.
+ * **Cancel** (asks first); an ended session shows its end (a failed one, why), a session whose
+ * server is still being stopped says "stopping"; a hub that could not be reached is listed with
+ * its error above the table.
  */
 import * as React from 'react';
 
 import { ExecPlannerModel } from '../model';
 import { formatDuration } from '../format';
+import { hubFailureText } from '../messages';
+import { phaseText, TERMINAL_PHASES } from '../model/session';
 import { ErrorLine } from './error';
 import { localTime } from './hooks';
+import { failureReason } from './progress';
 
 export function SessionsTab({
   model
@@ -33,7 +38,7 @@ export function SessionsTab({
           data-testid="ep-session-error"
           data-hub={e.hub}
         >
-          {e.hub}: {e.message}
+          {e.hub}: {hubFailureText(e.message)}
         </div>
       ))}
       {sessions.list.length === 0 ? (
@@ -55,53 +60,70 @@ export function SessionsTab({
             </tr>
           </thead>
           <tbody>
-            {sessions.list.map(s => (
-              <tr
-                key={`${s.hub}/${s.uuid}`}
-                data-testid="ep-session"
-                data-hub={s.hub}
-                data-uuid={s.uuid}
-                data-phase={s.phase}
-              >
-                <td>{s.hub}</td>
-                <td>{s.profile}</td>
-                <td>
-                  {s.phase} <progress max={100} value={s.progress} />
-                </td>
-                <td className="jp-execplanner-num">{s.cores}</td>
-                <td className="jp-execplanner-num">{s.memory} GiB</td>
-                <td>{localTime(s.start)}</td>
-                <td>{formatDuration(s.duration)}</td>
-                <td className="jp-execplanner-actions">
-                  {s.open_url && (
-                    <a
-                      data-testid="ep-session-open"
-                      href={s.open_url}
-                      target="_blank"
-                      rel="noopener noreferrer"
+            {sessions.list.map(s => {
+              const ended = s.terminal || TERMINAL_PHASES.includes(s.phase);
+              const reason = failureReason(s);
+              return (
+                <tr
+                  key={`${s.hub}/${s.uuid}`}
+                  data-testid="ep-session"
+                  data-hub={s.hub}
+                  data-uuid={s.uuid}
+                  data-phase={s.phase}
+                >
+                  <td>{s.hub}</td>
+                  <td>{s.profile}</td>
+                  <td>
+                    <span
+                      className={`jp-execplanner-phase jp-execplanner-phase-${phaseText(s).toLowerCase()}`}
                     >
-                      Open
-                    </a>
-                  )}
-                  <button
-                    className="jp-execplanner-link"
-                    data-testid="ep-session-follow"
-                    onClick={() => model.follow(s)}
-                  >
-                    Progress
-                  </button>
-                  {!s.terminal && (
+                      {phaseText(s)}
+                    </span>{' '}
+                    {!ended && <progress max={100} value={s.progress} />}
+                    {reason && (
+                      <div
+                        className="jp-execplanner-reason"
+                        data-testid="ep-session-reason"
+                      >
+                        {reason}
+                      </div>
+                    )}
+                  </td>
+                  <td className="jp-execplanner-num">{s.cores}</td>
+                  <td className="jp-execplanner-num">{s.memory} GiB</td>
+                  <td>{localTime(s.start)}</td>
+                  <td>{formatDuration(s.duration)}</td>
+                  <td className="jp-execplanner-actions">
+                    {s.open_url && (
+                      <a
+                        data-testid="ep-session-open"
+                        href={s.open_url}
+                        target="_blank"
+                        rel="noopener noreferrer"
+                      >
+                        Open
+                      </a>
+                    )}
                     <button
                       className="jp-execplanner-link"
-                      data-testid="ep-session-cancel"
-                      onClick={() => void model.cancel(s)}
+                      data-testid="ep-session-follow"
+                      onClick={() => model.follow(s)}
                     >
-                      Cancel
+                      Progress
                     </button>
-                  )}
-                </td>
-              </tr>
-            ))}
+                    {!s.terminal && (
+                      <button
+                        className="jp-execplanner-link"
+                        data-testid="ep-session-cancel"
+                        onClick={() => void model.cancel(s)}
+                      >
+                        Cancel
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       )}

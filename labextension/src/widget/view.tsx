@@ -1,12 +1,13 @@
 /**
- * The panel's React view: the tabs, and the Ask tab (the notebook, the hubs, the request form,
- * the error line, then the hubs' answers and the offers, or the followed session's progress).
- * It renders `ExecPlannerModel`, again after every change of it; `data-testid` attributes are the
- * contract the browser tests drive.
+ * The panel's React view: the tabs (the ARIA tabs pattern: arrow keys, Home and End move between
+ * them), and the Ask tab (the notebook, the hubs, the request form, the error line, then the hubs'
+ * answers and the offers, or the followed session's progress). It renders `ExecPlannerModel`,
+ * again after every change of it; `data-testid` attributes are the contract the browser tests
+ * drive.
  */
 import * as React from 'react';
 
-import { ExecPlannerModel } from '../model';
+import { ExecPlannerModel, Tab } from '../model';
 import { Answers } from './answers';
 import { ErrorLine } from './error';
 import { RequestForm } from './form';
@@ -27,10 +28,15 @@ function AskTab({ model }: { model: ExecPlannerModel }): JSX.Element {
             '(none: right-click a notebook and choose "Run elsewhere…")'}
         </code>
       </p>
-      <HubList hubs={model.hubs} />
+      <HubList
+        hubs={model.hubs}
+        onRemove={name => void model.removeHub(name)}
+      />
       <RequestForm
         form={model.form}
+        files={model.files}
         asking={model.answers.asking}
+        releasing={model.releasing}
         onAsk={() => void model.ask()}
       />
       <ErrorLine errors={model.errors} />
@@ -55,6 +61,11 @@ function AskTab({ model }: { model: ExecPlannerModel }): JSX.Element {
   );
 }
 
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'ask', label: 'Ask hubs' },
+  { id: 'sessions', label: 'My sessions' }
+];
+
 export function ExecPlannerView({
   model
 }: {
@@ -62,27 +73,59 @@ export function ExecPlannerView({
 }): JSX.Element {
   useSignal(model.changed);
   const tab = model.tab;
+  const refs = React.useRef<Record<string, HTMLButtonElement | null>>({});
+  const onKeyDown = (event: React.KeyboardEvent): void => {
+    const at = TABS.findIndex(t => t.id === tab);
+    const next: Record<string, number> = {
+      ArrowRight: (at + 1) % TABS.length,
+      ArrowLeft: (at - 1 + TABS.length) % TABS.length,
+      Home: 0,
+      End: TABS.length - 1
+    };
+    if (event.key in next) {
+      event.preventDefault();
+      const target = TABS[next[event.key]].id;
+      model.tab = target;
+      refs.current[target]?.focus();
+    }
+  };
   return (
     <div className="jp-execplanner-view">
-      <div className="jp-execplanner-tabs" role="tablist">
-        <button
-          role="tab"
-          aria-selected={tab === 'ask'}
-          data-testid="ep-tab-ask"
-          onClick={() => (model.tab = 'ask')}
-        >
-          Ask hubs
-        </button>
-        <button
-          role="tab"
-          aria-selected={tab === 'sessions'}
-          data-testid="ep-tab-sessions"
-          onClick={() => (model.tab = 'sessions')}
-        >
-          My sessions
-        </button>
+      <div
+        className="jp-execplanner-tabs"
+        role="tablist"
+        aria-label="Run elsewhere"
+        onKeyDown={onKeyDown}
+      >
+        {TABS.map(t => (
+          <button
+            key={t.id}
+            ref={el => {
+              refs.current[t.id] = el;
+            }}
+            role="tab"
+            id={`jp-execplanner-tab-${t.id}`}
+            aria-selected={tab === t.id}
+            aria-controls={`jp-execplanner-tabpanel-${t.id}`}
+            tabIndex={tab === t.id ? 0 : -1}
+            data-testid={`ep-tab-${t.id}`}
+            onClick={() => (model.tab = t.id)}
+          >
+            {t.label}
+          </button>
+        ))}
       </div>
-      {tab === 'ask' ? <AskTab model={model} /> : <SessionsTab model={model} />}
+      <div
+        role="tabpanel"
+        id={`jp-execplanner-tabpanel-${tab}`}
+        aria-labelledby={`jp-execplanner-tab-${tab}`}
+      >
+        {tab === 'ask' ? (
+          <AskTab model={model} />
+        ) : (
+          <SessionsTab model={model} />
+        )}
+      </div>
     </div>
   );
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The IVOA data centre the DataLink tests run: GAVO DaCHS from Debian (gavodachs2-server, which pulls
+# PostgreSQL 15 and pgsphere). Its package set-up needs a running PostgreSQL, which nothing starts in a
+# container: the first install stops half-configured, so start the cluster and finish the set-up.
+# Safe to run again.
+set -euo pipefail
+if command -v dachs >/dev/null && dpkg -s gavodachs2-server 2>/dev/null | grep -q '^Status: install ok installed'; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null; then
+  SUDO=(sudo)
+else
+  echo "GAVO DaCHS is needed for the DataLink tests: apt-get install gavodachs2-server (as root)" >&2
+  exit 1
+fi
+# other set-up scripts may be installing packages at the same time: wait for dpkg's lock
+APT=(apt-get -o DPkg::Lock::Timeout=600)
+"${SUDO[@]}" "${APT[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" "${APT[@]}" install -y -qq gavodachs2-server >/dev/null || true
+# the package's postinst creates the DaCHS database: it needs the server running
+for cluster in $(pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}'); do
+  "${SUDO[@]}" pg_ctlcluster "${cluster%/*}" "${cluster#*/}" start 2>/dev/null || true
+done
+for _ in $(seq 120); do
+  if DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" dpkg --configure -a; then
+    break
+  fi
+  sleep 5  # dpkg's lock is held by another install: try again
+done
+dpkg -s gavodachs2-server | grep -q '^Status: install ok installed'
+dachs --version
