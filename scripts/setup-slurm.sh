@@ -3,6 +3,8 @@
 # and munge (its authentication daemon). The test fixtures start the daemons themselves, with a slurm.conf
 # of their own in a temporary folder; nothing here starts a service. Safe to run again.
 set -euo pipefail
+# the daemons are in /usr/sbin, which is not on every PATH (not on a CI runner's bare one)
+export PATH="$PATH:/usr/sbin:/sbin"
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
   exit 0
 fi
