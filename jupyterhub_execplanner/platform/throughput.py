@@ -93,12 +93,13 @@ def blend(old: Estimate | None, host: str, size: int, seconds: float, first_byte
 
 def valid_transfer(size: object, seconds: object, first_byte: object) -> str | None:
     """Why a reported transfer is not a measurement, or None."""
-    numbers = (size, seconds, first_byte)
-    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers):
+    if not (isinstance(size, int | float) and isinstance(seconds, int | float)
+            and isinstance(first_byte, int | float)) or any(
+            isinstance(v, bool) for v in (size, seconds, first_byte)):
         return "transfer needs bytes, seconds and first_byte as numbers"
-    if not all(math.isfinite(float(v)) for v in numbers):  # type: ignore[arg-type]
+    if not all(math.isfinite(v) for v in (size, seconds, first_byte)):
         return "transfer figures must be finite numbers"
-    if size < 0 or seconds <= 0 or first_byte < 0 or first_byte > seconds:  # type: ignore[operator]
+    if size < 0 or seconds <= 0 or first_byte < 0 or first_byte > seconds:
         return "transfer needs bytes >= 0, seconds > 0 and 0 <= first_byte <= seconds"
     return None
 

@@ -68,14 +68,21 @@ def capabilities(base: str, standard_id: str) -> list[vr.Capability]:
     ]
 
 
+def _xml(model: Any) -> bytes:
+    """A vo-models document as UTF-8 XML with its declaration (``to_xml`` gives bytes when it is
+    given an encoding; its annotation says str)."""
+    text = model.to_xml(skip_empty=True, xml_declaration=True, encoding="UTF-8")
+    return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+
 def capabilities_xml(base: str, standard_id: str) -> bytes:
     doc = VOSICapabilities(capability=capabilities(base, standard_id))
-    return doc.to_xml(skip_empty=True, xml_declaration=True, encoding="UTF-8")  # type: ignore[return-value]
+    return _xml(doc)
 
 
 def availability_xml(available: bool, up_since: datetime | None, notes: list[str]) -> bytes:
     doc = Availability(available=available, up_since=up_since, note=notes)
-    return doc.to_xml(skip_empty=True, xml_declaration=True, encoding="UTF-8")  # type: ignore[return-value]
+    return _xml(doc)
 
 
 def record_xml(base: str, settings: Any, created: datetime) -> bytes:
@@ -97,7 +104,7 @@ def record_xml(base: str, settings: Any, created: datetime) -> bytes:
                            "preparing each session's notebook, environment and data."),
         capability=capabilities(base, settings.vosi_standard_id),
     )
-    return record.to_xml(skip_empty=True, xml_declaration=True, encoding="UTF-8")  # type: ignore[return-value]
+    return _xml(record)
 
 
 class VOSIHandler(BaseHandler):

@@ -209,11 +209,12 @@ class SessionManager:
                 created=now,
                 modified=now,
                 expires=expires,
-                request=request,  # type: ignore[arg-type]  # offers exist only for parsed requests
+                request=request,
                 offer=offer,
                 messages=list(offer.notes),
             )
             for offer, name in zip(offers, offer_names(base, offers), strict=True)
+            if request is not None  # always, when there are offers: they come from a parsed request
         ]
         offerset.sessions = [r.uuid for r in records]
         # stored first (one transaction): if that fails, nothing is reserved and nothing is lost
