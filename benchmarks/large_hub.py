@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import cpu_seconds as machine_cpu_seconds
 from machine import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,7 +234,6 @@ def capacity_check(hub: RealHub, client: httpx.Client, direct: str, started: int
 HANDLER = re.compile(
     r'^execplanner_http_request_duration_seconds_(sum|count)\{endpoint="requests"\} (\S+)$', re.MULTILINE
 )
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def handler_time(hub: RealHub, direct: str) -> tuple[float, float]:
@@ -258,14 +258,8 @@ def cpu_seconds(hub: RealHub) -> dict[str, float]:
         if int(fields[1]) == hub.process.pid:
             name = "service" if b"jupyterhub_execplanner.service" in cmdline else "proxy"
             pids[name] = int(stat.parent.name)
-    seconds = {}
-    for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        seconds[name] = (int(fields[11]) + int(fields[12])) / TICKS
-    return seconds
+    found = {name: machine_cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: seconds for name, seconds in found.items() if seconds is not None}
 
 
 def ask(side: Side, body: bytes) -> float:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import NO_USER_LIMITS, machine
+from machine import NO_USER_LIMITS, cpu_seconds, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -359,17 +359,6 @@ def listening_pid(port: int) -> int | None:
         except OSError:
             continue
     return None
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of ``pid`` and its threads so far, or None."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(target: str, description: str, url: str, body: bytes, token: str | None,

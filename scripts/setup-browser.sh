@@ -5,14 +5,7 @@ set -euo pipefail
 if command -v chromium >/dev/null; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null; then
-  SUDO=(sudo)
-else
-  echo "chromium is needed for the browser tests: apt-get install chromium (as root)" >&2
-  exit 1
-fi
-"${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
+. "$(dirname "$0")/apt.sh"
+need_root "chromium is needed for the browser tests: apt-get install chromium (as root)"
+apt_install chromium
 chromium --version

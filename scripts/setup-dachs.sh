@@ -7,18 +7,10 @@ set -euo pipefail
 if command -v dachs >/dev/null && dpkg -s gavodachs2-server 2>/dev/null | grep -q '^Status: install ok installed'; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null; then
-  SUDO=(sudo)
-else
-  echo "GAVO DaCHS is needed for the DataLink tests: apt-get install gavodachs2-server (as root)" >&2
-  exit 1
-fi
-# other set-up scripts may be installing packages at the same time: wait for dpkg's lock
-APT=(apt-get -o DPkg::Lock::Timeout=600)
-"${SUDO[@]}" "${APT[@]}" update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" "${APT[@]}" install -y -qq gavodachs2-server >/dev/null || true
+. "$(dirname "$0")/apt.sh"
+need_root "GAVO DaCHS is needed for the DataLink tests: apt-get install gavodachs2-server (as root)"
+# its set-up step fails until PostgreSQL runs (below), so a failure here is not the end
+apt_install gavodachs2-server || true
 # the package's postinst creates the DaCHS database: it needs the server running
 for cluster in $(pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}'); do
   "${SUDO[@]}" pg_ctlcluster "${cluster%/*}" "${cluster#*/}" start 2>/dev/null || true

@@ -8,14 +8,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null; then
-  SUDO=(sudo)
-else
-  echo "slurm-wlm and munge are needed for the Slurm tests: apt-get install slurm-wlm munge (as root)" >&2
-  exit 1
-fi
-"${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq slurm-wlm munge >/dev/null
+. "$(dirname "$0")/apt.sh"
+need_root "slurm-wlm and munge are needed for the Slurm tests: apt-get install slurm-wlm munge (as root)"
+apt_install slurm-wlm munge
 slurmctld -V

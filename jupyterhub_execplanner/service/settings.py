@@ -31,22 +31,6 @@ from .traits import CONFIG_SECTION, Settings
 
 __all__ = ["CONCEPTS", "CONFIG_SECTION", "ExecPlanner", "guard_sections", "misplaced_settings"]
 
-CONCEPTS: tuple[type[Settings], ...] = (
-    ServiceSettings,
-    DatabaseSettings,
-    OfferSettings,
-    CapacitySettings,
-    SlurmSettings,
-    LimitSettings,
-    RunSettings,
-    DataSettings,
-    IvoaSettings,
-    PeerSettings,
-    SnapshotSettings,
-    MetricsSettings,
-)
-
-
 class ExecPlanner(
     ServiceSettings,
     DatabaseSettings,
@@ -64,6 +48,12 @@ class ExecPlanner(
 ):
     """The broker's settings. Set them as ``c.ExecPlanner.<name>`` or as keyword arguments of
     ``setup_execplanner(c, <name>=...)``."""
+
+
+# each concept's settings, in the order of the documentation
+CONCEPTS: tuple[type[Settings], ...] = tuple(
+    base for base in ExecPlanner.__bases__ if issubclass(base, Settings)
+)
 
 
 # The classes that were config sections of their own before every setting moved to c.ExecPlanner (and
