@@ -39,9 +39,26 @@ c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(state, "home", "{us
 if os.geteuid() == 0:
     c.Spawner.args = ["--allow-root"]
 
+# Linked accounts between two trial hubs (docs/linked-accounts.md), when asked for:
+# EXECPLANNER_PEER_URL on the hub users link *from* (it declares the other hub as a peer they can link
+# to), EXECPLANNER_LINK_FROM on the hub they link *to* (it registers the first one's broker as an OAuth
+# client). Both read the client secret from EXECPLANNER_LINK_SECRET; scripts/hub.sh makes the
+# encryption key for linked tokens (JUPYTERHUB_CRYPT_KEY) in the state folder when none is set.
+linking = {}
+client_id = "service-execplanner-trial-link"
+if os.environ.get("EXECPLANNER_PEER_URL"):
+    link = {"client_id": client_id, "secret_env": "EXECPLANNER_LINK_SECRET"}
+    linking["peers"] = [{"name": os.environ.get("EXECPLANNER_PEER_NAME", "other-hub"),
+                         "url": os.environ["EXECPLANNER_PEER_URL"], "link": link}]
+if os.environ.get("EXECPLANNER_LINK_FROM"):
+    callback = os.environ["EXECPLANNER_LINK_FROM"].rstrip("/") + "/services/execplanner/links/callback"
+    linking["link_clients"] = [{"name": "trial", "client_id": client_id, "redirect_uri": callback,
+                                "secret_env": "EXECPLANNER_LINK_SECRET"}]
+
 host_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30  # GiB
 setup_execplanner(  # <- line 2
     c,
+    **linking,
     db_url="sqlite:///" + os.path.join(state, "execplanner.sqlite"),
     # This trial hub runs on loopback, and so do the notebooks and data you will try it with: allow
     # loopback to be fetched. A production hub must not: its loopback and private addresses are the

@@ -23,6 +23,7 @@ from typing import Any
 
 from .federation.merge import (
     NOT_SESSIONS,
+    PEER_IDENTITY,
     budget,
     in_order,
     merge,
@@ -31,7 +32,9 @@ from .federation.merge import (
     with_messages,
     worth_refreshing,
 )
-from .federation.peers import Federation, newest_first
+from .federation.peers import Federation, FederationError, newest_first
+from .links.book import Link
+from .links.linker import Linker
 from .model import draft2023, render
 from .model import messages as msg
 from .model.offer import OfferSetRecord, RelayedSession, SessionRecord
@@ -59,6 +62,7 @@ class Call:
     auth: str | None = None
     via: str | None = None
     timeout: str | None = None
+    peers: str | None = None  # X-Execplanner-Peers: "none" asks this hub alone (the panel does)
 
 
 @dataclass
@@ -73,9 +77,11 @@ class Answer:
 
 
 class Broker:
-    def __init__(self, manager: SessionManager, federation: Federation | None = None) -> None:
+    def __init__(self, manager: SessionManager, federation: Federation | None = None,
+                 linker: Linker | None = None) -> None:
         self.manager = manager
         self.federation = federation if federation is not None and federation.active else None
+        self.linker = linker if linker is not None and linker.active else None
         self.datalink: DataLinkResolver | None = None  # reads DataLink documents (platform/datalink)
         self.access: Throughput | None = None  # measured downloads per source (platform/throughput)
 
@@ -113,7 +119,7 @@ class Broker:
                       ) -> tuple[OfferSetRecord, list[SessionRecord], list[RelayedSession]]:
         parse = draft2023.parse_request_2023 if style == DRAFT_2023 else parse_request
         parsed = parse(doc, now=self.manager.clock())
-        fed = self.federation
+        fed = self.federation if (call.peers or "").strip().lower() != "none" else None
         route = fed.route(call.via, call.timeout) if fed is not None else None
         if route is not None and route.message is not None:  # a loop (NO), or why peers were not asked
             parsed = ParseResult(parsed.request, (*parsed.messages, route.message))
@@ -126,8 +132,10 @@ class Broker:
             answers: list[Any] = []
         elif forward:
             assert fed is not None and route is not None
-            probes, answers = await asyncio.gather(self.measure(parsed, call),
-                                                   fed.ask(forwarded, route, call.auth))
+            links = self._links_of(who)
+            probes, answers = await asyncio.gather(
+                self.measure(parsed, call),
+                fed.ask(forwarded, route, call.auth, {peer: token for peer, (token, _) in links.items()}))
         else:
             probes, answers = await self.measure(parsed, call), []
         offerset, sessions = self.manager.request(who, parsed, probes)
@@ -137,11 +145,55 @@ class Broker:
         merged = merge(local, answers, known=self.manager.knows)
         now = self.manager.clock()
         offerset.result = merged.result
-        offerset.messages = [*offerset.messages, *merged.messages]
+        offerset.messages = [*offerset.messages, *merged.messages, *self._identities(links)]
         offerset.sessions = [m.uuid for m in merged.offers]
         rows = [relayed_from(m, offerset.uuid, who.owner, now) for m in merged.offers if m.peer]
-        self.manager.relayed.record(offerset, rows)
+        self.manager.relayed.record(offerset, rows, {p: link.remote_user for p, (_, link) in links.items()})
         return offerset, sessions, rows
+
+    def _links_of(self, who: Identity) -> dict[str, tuple[str, Link]]:
+        """The caller's usable linked accounts on the peers: peer -> (token, link)."""
+        if self.linker is None or self.federation is None:
+            return {}
+        found = {p.name: self.linker.token(who.owner, p.name) for p in self.linker.peers}
+        return {name: pair for name, pair in found.items() if pair is not None}
+
+    def _identities(self, links: Mapping[str, tuple[str, Link]]) -> list[msg.Message]:
+        """Which identity each peer was asked with: the caller's linked account or this hub's own."""
+        notes = []
+        for peer in self.federation.peers if self.federation is not None else []:
+            if peer.name in links:
+                notes.append(msg.info(PEER_IDENTITY, "Peer ${peer} was asked as ${user}, your linked account "
+                                      "there.", peer=peer.name, user=links[peer.name][1].remote_user))
+            elif peer.spec.has_credential:
+                notes.append(msg.info(PEER_IDENTITY, "Peer ${peer} was asked as ${auth}"
+                                      + (" (link your account there to act as yourself)."
+                                         if peer.spec.link is not None else "."),
+                                      peer=peer.name, auth=_credential_words(peer.spec.auth)))
+        return notes
+
+    def _linked_tokens(self, rows: list[RelayedSession]) -> tuple[dict[str, str], set[str]]:
+        """For relayed offers made for a linked account: the token to use by uuid, and the uuids
+        whose link is gone (they must not be reached with this hub's own credential instead)."""
+        made = self.manager.relayed.linked_as(r.uuid for r in rows)
+        tokens: dict[str, str] = {}
+        gone: set[str] = set()
+        for row in rows:
+            if row.uuid not in made:
+                continue
+            pair = self.linker.token(row.owner, row.peer) if self.linker is not None else None
+            if pair is None:
+                gone.add(row.uuid)
+            else:
+                tokens[row.uuid] = pair[0]
+        return tokens, gone
+
+    def _linked_token(self, row: RelayedSession) -> str | None:
+        tokens, gone = self._linked_tokens([row])
+        if row.uuid in gone:
+            raise FederationError(409, f"Session {row.uuid} was made on {row.peer} for your linked account "
+                                  f"there, which is no longer linked (or expired): link again to reach it.")
+        return tokens.get(row.uuid)
 
     async def measure(self, parsed: ParseResult, call: Call) -> Mapping[str, Probe]:
         """The sizes of the remote data a request would download (HTTP HEAD, concurrently, within
@@ -185,7 +237,7 @@ class Broker:
             record = self.manager.session(who, uuid)
         except NotFound:
             row, fed = self._relayed(who, uuid)
-            doc, fresh = await fed.read(row, call.auth)
+            doc, fresh = await fed.read(row, call.auth, self._linked_token(row))
             if fresh:
                 self.manager.relayed.remember(row, doc)
             return Answer(draft2023.offer_2023_from_doc(doc) if style == DRAFT_2023 else doc)
@@ -202,8 +254,10 @@ class Broker:
         if self.federation is not None:
             rows = self.manager.relayed.listed(who.owner if not who.admin else owner, include_offers)
             now = self.manager.clock()
-            for row, doc in await self.federation.refresh([r for r in rows if worth_refreshing(r, now)],
-                                                          call.auth):
+            due = [r for r in rows if worth_refreshing(r, now)]
+            tokens, gone = self._linked_tokens(due)
+            for row, doc in await self.federation.refresh([r for r in due if r.uuid not in gone],
+                                                          call.auth, tokens):
                 self.manager.relayed.remember(row, doc)
             relayed = [r.doc for r in rows if include_offers or r.phase not in NOT_SESSIONS]
             docs = newest_first([*docs, *relayed]) if relayed else docs
@@ -218,7 +272,7 @@ class Broker:
         everywhere: ours here, the peers' at each peer (what fails there becomes a message)."""
         if self.federation is not None and self.manager.record(uuid) is None:
             row, fed = self._relayed(who, uuid)
-            doc = await fed.change(row, target, call.auth)
+            doc = await fed.change(row, target, call.auth, self._linked_token(row))
             self.manager.relayed.remember(row, doc)
             if target is Phase.ACCEPTED:
                 self.manager.sibling_accepted(row.offerset, row.uuid)
@@ -242,7 +296,9 @@ class Broker:
     async def _reject(self, rows: list[RelayedSession], accepted: str, call: Call) -> list[msg.Message]:
         if not rows or self.federation is None:
             return []
-        done, notes = await self.federation.reject(rows, accepted, call.auth)
+        tokens, gone = self._linked_tokens(rows)
+        done, notes = await self.federation.reject([r for r in rows if r.uuid not in gone], accepted,
+                                                   call.auth, tokens)
         for row, doc in done:
             self.manager.relayed.remember(row, doc)
         return notes
@@ -264,3 +320,10 @@ class Broker:
         if relayed:  # a merged offerset: the peers' offers too, in the merged order
             doc["offers"] = in_order(offerset.sessions, [*doc["offers"], *(r.doc for r in relayed)])
         return doc
+
+
+def _credential_words(auth: str) -> str:
+    """``PeerSpec.auth`` as the identity a peer saw (for the message that says which was used)."""
+    if auth == "the caller's own token":
+        return "you, with your own token"
+    return f"this hub's own account ({auth})"

@@ -9,9 +9,13 @@ Tokens come from ``--token`` (one for every hub, or one per ``--hub`` in the sam
 141 when the reader of the output went away (``execplanner sessions | head``).
 
 A session is named by its URL, its uuid with ``--hub``, or a unique start of its uuid (as the tables
-print it) with ``--hub``. The offers of the last ``ask`` are remembered (:mod:`.clistate`): a new
-``ask`` rejects those still open on the hubs it asks (``--keep-previous`` keeps them), and ``accept``
-rejects the same ask's offers on the other hubs (``--keep-others`` keeps them).
+print it) with ``--hub`` (or without, for an offer of the last ask). A hub linked to your account on
+your own hub is reached by its name, ``--hub hub-b --via YOUR_HUB_URL``, with your own hub's token
+(:mod:`.clilinks`; ``execplanner hubs``, ``link`` and ``unlink`` list, link and unlink them).
+
+The offers of the last ``ask`` are remembered (:mod:`.clistate`): a new ``ask`` rejects those still
+open on the hubs it asks (``--keep-previous`` keeps them), and ``accept`` rejects the same ask's
+offers on the other hubs (``--keep-others`` keeps them).
 
 The formatting is in pure functions (:func:`format_offers_table` and friends) so it can be tested
 without a hub.
@@ -28,17 +32,9 @@ from typing import Any
 
 import httpx
 
-from . import clistate
+from . import clilinks, clistate
 from ._version import __version__
-from .client import (
-    BrokerClient,
-    BrokerError,
-    ask_many,
-    broker_url,
-    describe_error,
-    parse_document,
-    split_session_url,
-)
+from .client import BrokerClient, BrokerError, ask_many, describe_error, parse_document
 from .cliformat import (  # noqa: F401  (re-exported: the command's formatting)
     _DURATION,
     NONE,
@@ -77,11 +73,9 @@ from .cliformat import (  # noqa: F401  (re-exported: the command's formatting)
     session_start,
     short_uuid,
 )
+from .clilinks import env_token as _env_token
+from .clilinks import session_client
 from .model.timing import parse_seconds
-
-
-def _env_token() -> str | None:
-    return os.environ.get(TOKEN_ENV) or None
 
 
 def hub_tokens(hubs: Sequence[str], tokens: Sequence[str] | None) -> list[str | None]:
@@ -115,20 +109,6 @@ def read_request(path: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: an ExecutionRequest is a mapping, not {type(doc).__name__}")
     return doc
-
-
-def session_client(args: argparse.Namespace, token: str | None = None) -> BrokerClient:
-    """The broker of the command's session: ``--hub``, or the one in the session's URL."""
-    token = token or (args.token or [None])[0] or _env_token()
-    if args.hub:
-        return BrokerClient(args.hub, token, timeout=args.timeout)
-    if args.session.startswith(("http://", "https://")):
-        try:
-            base, _ = split_session_url(args.session)
-        except ValueError as e:
-            raise UsageError(str(e)) from e
-        return BrokerClient(base, token, timeout=args.timeout)
-    raise UsageError("give the session's full URL, or its uuid (or the start of it) with --hub URL")
 
 
 async def resolve(client: BrokerClient, ref: str) -> str:
@@ -171,10 +151,8 @@ async def reject_offers(
 async def _ask(args: argparse.Namespace) -> int:
     doc = read_request(args.file)
     tokens = hub_tokens(args.hub, args.token)
-    clients = [
-        BrokerClient(hub, token, timeout=args.timeout)
-        for hub, token in zip(args.hub, tokens, strict=True)
-    ]
+    targets = await clilinks.targets(args.hub, tokens, args.via, args.timeout)
+    clients = clilinks.clients(targets, tokens, args.timeout, ask=True)
     path = clistate.state_path()
     try:
         if not args.keep_previous:  # release the last ask's open offers first: they hold room
@@ -214,7 +192,7 @@ async def _reject_siblings(args: argparse.Namespace, accepted: dict[str, Any]) -
     except UsageError:
         tokens = [None] * len(last.brokers)
     token_of = dict(zip(last.brokers, tokens, strict=True))
-    clients = {b: BrokerClient(b, token_of.get(b) or _env_token(), timeout=args.timeout)
+    clients = {b: clilinks.client_for(b, token_of.get(b) or _env_token(), args.timeout)
                for b in {o.broker for o in others}}
     try:
         released, problems = await reject_offers(others, clients)
@@ -232,7 +210,7 @@ def _token_of_last_ask(args: argparse.Namespace) -> str | None:
         return None
     last = clistate.load_last_ask(clistate.state_path())
     try:
-        broker = broker_url(args.hub) if args.hub else split_session_url(args.session)[0]
+        broker = clilinks.session_broker(args)
     except ValueError:
         return None
     if broker not in last.brokers:
@@ -246,7 +224,7 @@ def _token_of_last_ask(args: argparse.Namespace) -> str | None:
 
 def _update_command(phase: str) -> Callable[[argparse.Namespace], Any]:
     async def run(args: argparse.Namespace) -> int:
-        async with session_client(args, _token_of_last_ask(args)) as client:
+        async with await session_client(args, _token_of_last_ask(args)) as client:
             ref = await resolve(client, args.session)
             session = await client.update(ref, phase)
         if phase == "ACCEPTED" and not args.keep_others:
@@ -265,7 +243,7 @@ def _print_session(session: dict[str, Any], fmt: str) -> None:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    async with session_client(args) as client:
+    async with await session_client(args) as client:
         session = await client.session(await resolve(client, args.session))
     _print_session(session, args.format)
     return 0
@@ -273,7 +251,8 @@ async def _show(args: argparse.Namespace) -> int:
 
 async def _sessions(args: argparse.Namespace) -> int:
     tokens = hub_tokens(args.hub, args.token)
-    clients = [BrokerClient(h, t, timeout=args.timeout) for h, t in zip(args.hub, tokens, strict=True)]
+    targets = await clilinks.targets(args.hub, tokens, args.via, args.timeout)
+    clients = clilinks.clients(targets, tokens, args.timeout)
 
     async def one(client: BrokerClient) -> list[dict[str, Any]] | BaseException:
         try:
@@ -344,7 +323,7 @@ async def watch_session(
 
 
 async def _watch(args: argparse.Namespace) -> int:
-    async with session_client(args) as client:
+    async with await session_client(args) as client:
         return await watch_session(client, await resolve(client, args.session), interval=args.interval)
 
 
@@ -381,8 +360,11 @@ def _add_session_command(
     sub: argparse._SubParsersAction, name: str, help_text: str, default_format: str = "summary"
 ) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("session", metavar="URL|UUID", help="the session's URL, or its uuid with --hub")
-    p.add_argument("--hub", metavar="URL", help="the hub (or broker) URL, when giving a uuid")
+    p.add_argument("session", metavar="URL|UUID", help="the session's URL, or its uuid (or its start) "
+                   "with --hub; without --hub, an offer of your last ask is found on its own hub")
+    p.add_argument("--hub", metavar="URL|NAME", help="the hub (or broker) URL, when giving a uuid; "
+                   "a linked hub's name with --via")
+    p.add_argument("--via", metavar="URL", help=clilinks.VIA_HELP)
     p.add_argument(
         "--format", choices=("summary", "yaml", "json"), default=default_format, help="output"
     )
@@ -402,12 +384,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser(
         "ask",
         help="ask one or many hubs for offers",
-        description="Send an ExecutionRequest to every --hub at once and print all their offers.",
+        description="Send an ExecutionRequest to every --hub at once and print all their offers. "
+        "Hubs linked to your account on your own hub are named, e.g. --via https://hub-a.example.org "
+        "--hub https://hub-a.example.org --hub hub-b (see `execplanner hubs --hub URL`).",
     )
     ask.add_argument("file", metavar="FILE", help="the ExecutionRequest, YAML or JSON; - for stdin")
     ask.add_argument(
-        "--hub", action="append", required=True, metavar="URL", help="a hub URL; repeat for more"
+        "--hub", action="append", required=True, metavar="URL|NAME",
+        help="a hub URL, or a linked hub's name with --via; repeat for more"
     )
+    ask.add_argument("--via", metavar="URL", help=clilinks.VIA_HELP + "; when it is also a --hub, "
+                     "it is asked alone (its peers are not asked through it again)")
     ask.add_argument("--format", choices=("table", "json", "yaml"), default="table")
     ask.add_argument("--sort", choices=SORT_KEYS, default="start",
                      help="order of the offers: earliest start, most cores or memory, cheapest "
@@ -434,8 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_command(sub, "show", "show an offer or session").set_defaults(func=_show)
 
     sessions = sub.add_parser("sessions", help="list your sessions on one or many hubs")
-    sessions.add_argument("--hub", action="append", required=True, metavar="URL",
-                          help="the hub (or broker) URL; repeat for more")
+    sessions.add_argument("--hub", action="append", required=True, metavar="URL|NAME",
+                          help="the hub (or broker) URL, or a linked hub's name with --via; repeat")
+    sessions.add_argument("--via", metavar="URL", help=clilinks.VIA_HELP)
     sessions.add_argument("--owner", metavar="NAME", help="admins: this user's sessions")
     sessions.add_argument("--offers", action="store_true", help="include open offers")
     sessions.add_argument("--format", choices=("table", "json", "yaml"), default="table")
@@ -449,13 +437,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 0) or ends (COMPLETED: 0; FAILED, CANCELLED, REJECTED, EXPIRED: 1).",
     )
     watch.add_argument("session", metavar="URL|UUID", help="the session's URL, or its uuid")
-    watch.add_argument("--hub", metavar="URL", help="the hub (or broker) URL, when giving a uuid")
+    watch.add_argument("--hub", metavar="URL|NAME", help="the hub (or broker) URL, when giving a uuid; "
+                       "a linked hub's name with --via")
+    watch.add_argument("--via", metavar="URL", help=clilinks.VIA_HELP)
     watch.add_argument(
         "--interval", type=_positive, default=2.0, metavar="S",
         help="seconds (or ISO 8601) between polls (default: 2)"
     )
     _add_common(watch)
     watch.set_defaults(func=_watch)
+    clilinks.add_commands(sub, _add_common)
     return parser
 
 

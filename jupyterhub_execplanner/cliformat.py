@@ -314,7 +314,8 @@ def format_refusals(answers: Sequence[HubAnswer]) -> list[str]:
     lines = []
     for answer in answers:
         if not answer.ok:
-            lines.append(f"{answer.hub}: {answer.error or 'no answer'}")
+            error = answer.error or "no answer"  # it may name the hub itself (a linked hub's advice)
+            lines.append(error if error.startswith(f"{answer.hub}: ") else f"{answer.hub}: {error}")
             continue
         offerset = answer.offerset if isinstance(answer.offerset, dict) else {}
         result = offerset.get("result")

@@ -152,6 +152,61 @@ def server_token_scopes(configured: Any, name: str) -> Any:
     return add(configured)
 
 
+def _peer_variables(peers: list[Any]) -> list[str]:
+    """The hub's environment variables the service needs for its peers (tokens, link secrets, and
+    the encryption key of linked accounts' tokens); SetupError for one a peer's link needs and the
+    hub's environment lacks."""
+    found: list[str] = []
+    for peer in peers:
+        if not isinstance(peer, dict):
+            continue
+        variable = peer.get("token_env")
+        if isinstance(variable, str) and variable in os.environ:
+            found.append(variable)
+        link = peer.get("link")
+        if not isinstance(link, dict):
+            continue
+        where = f"setup_execplanner(c, peers=...): peer {peer.get('name')!r}'s link"
+        secret_env = link.get("secret_env")
+        if isinstance(secret_env, str):
+            if not os.environ.get(secret_env):
+                raise SetupError(f"{where} takes its client secret from ${secret_env}, which is not set "
+                                 "in the hub's environment: set it to the secret the peer's admin gave.")
+            found.append(secret_env)
+        if not os.environ.get("JUPYTERHUB_CRYPT_KEY"):
+            raise SetupError(f"{where}: linked accounts' tokens are kept encrypted with "
+                             "$JUPYTERHUB_CRYPT_KEY, which is not set in the hub's environment: set it "
+                             "(make one with `openssl rand -hex 32`) and keep it.")
+        found.append("JUPYTERHUB_CRYPT_KEY")
+    return found
+
+
+def _link_services(name: str, clients: list[Any]) -> list[dict[str, Any]]:
+    """The OAuth clients of ``link_clients``, as hub services: no URL, no command; the token they get
+    for a user holds only the broker's user scopes (and what JupyterHub adds to identify the user)."""
+    services = []
+    for client in clients:
+        if not isinstance(client, dict):
+            continue  # the setting's validator names it when the service reads the config
+        secret = client.get("secret")
+        if isinstance(client.get("secret_env"), str):
+            secret = os.environ.get(client["secret_env"])
+            if not secret:
+                raise SetupError(
+                    f"setup_execplanner(c, link_clients=...): client {client.get('name')!r} takes its "
+                    f"secret from ${client['secret_env']}, which is not set in the hub's environment."
+                )
+        services.append({
+            "name": scopes.link_service(name, str(client.get("name"))),
+            "oauth_client_id": client.get("client_id"),
+            "api_token": secret,
+            "oauth_redirect_uri": client.get("redirect_uri"),
+            "oauth_client_allowed_scopes": [f"access:services!service={name}", *scopes.USER_SCOPES],
+            "display": False,
+        })
+    return services
+
+
 def setup_execplanner(
     c: Config,
     *,
@@ -200,10 +255,8 @@ def setup_execplanner(
     for key, value in service_environment(os.environ, url).items():
         environment.setdefault(key, value)  # what the admin set for the service wins
     # federation: a peer's token_env names a variable of the hub's environment; the service needs it
-    for peer in _configured(c.ExecPlanner, "peers", []) or []:
-        variable = peer.get("token_env") if isinstance(peer, dict) else None
-        if isinstance(variable, str) and variable in os.environ:
-            environment.setdefault(variable, os.environ[variable])
+    for variable in _peer_variables(_configured(c.ExecPlanner, "peers", []) or []):
+        environment.setdefault(variable, os.environ[variable])
     service = {
         "name": name,
         "url": url,
@@ -219,8 +272,10 @@ def setup_execplanner(
     }
     if config_file:
         service["cwd"] = os.path.dirname(config_file)
-    services = [s for s in _configured(c.JupyterHub, "services", []) if s.get("name") != name]
-    c.JupyterHub.services = [*services, service]
+    link_services = _link_services(name, _configured(c.ExecPlanner, "link_clients", []) or [])
+    services = [s for s in _configured(c.JupyterHub, "services", []) if s.get("name") != name
+                and not str(s.get("name", "")).startswith(f"{name}-link-")]
+    c.JupyterHub.services = [*services, service, *link_services]
 
     custom = dict(_configured(c.JupyterHub, "custom_scopes", {}))
     for scope, description in scopes.DESCRIPTIONS.items():
@@ -234,11 +289,13 @@ def setup_execplanner(
         {
             "name": f"{name}-service",
             "description": "What the execution broker service needs from the hub.",
-            "scopes": list(scopes.service_scopes(_jupyterhub_major())),
+            # with link clients it also revokes linked tokens (links/revoke), which needs "tokens"
+            "scopes": [*scopes.service_scopes(_jupyterhub_major()), *(["tokens"] if link_services else [])],
             "services": [name],
         }
     )
-    user_scopes = [f"access:services!service={name}", *scopes.USER_SCOPES]
+    user_scopes = [f"access:services!service={name}",
+                   *(f"access:services!service={s['name']}" for s in link_services), *scopes.USER_SCOPES]
     user_role = next((r for r in roles if r.get("name") == "user"), None)
     if user_role is not None:
         # the admin redefined the user role: add ours to it rather than override theirs

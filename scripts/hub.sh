@@ -17,4 +17,16 @@ cat <<EOT
                      execplanner ask examples/notebook.yaml --hub $url --token TOKEN
 
 EOT
+# linked accounts between two trial hubs (EXECPLANNER_PEER_URL / EXECPLANNER_LINK_FROM, see
+# docs/linked-accounts.md): the linked tokens are kept encrypted with JUPYTERHUB_CRYPT_KEY; a trial hub
+# without one gets a key of its own, kept (mode 0600) in its state folder
+if [ -n "${EXECPLANNER_PEER_URL:-}" ] && [ -z "${JUPYTERHUB_CRYPT_KEY:-}" ]; then
+  state="${EXECPLANNER_STATE_DIR:-.cache/hub}"
+  mkdir -p "$state"
+  if [ ! -s "$state/crypt_key" ]; then
+    (umask 077 && python -c 'import secrets; print(secrets.token_hex(32))' > "$state/crypt_key")
+  fi
+  JUPYTERHUB_CRYPT_KEY="$(cat "$state/crypt_key")"
+  export JUPYTERHUB_CRYPT_KEY
+fi
 exec jupyterhub -f examples/jupyterhub_config.py "$@"

@@ -30,6 +30,7 @@ from ..model.phases import HOLDING, Phase
 
 VIA_HEADER = "X-Execplanner-Via"
 TIMEOUT_HEADER = "X-Execplanner-Timeout"
+PEERS_HEADER = "X-Execplanner-Peers"  # "none": answer from this hub alone (the panel asks each hub itself)
 
 LOOP = "urn:execplanner:federation-loop"
 HOP_LIMIT = "urn:execplanner:federation-hop-limit"
@@ -39,6 +40,7 @@ PEER_NO = "urn:execplanner:peer-no"
 PEER_MESSAGE = "urn:execplanner:peer-message"
 PEER_OFFER_SKIPPED = "urn:execplanner:peer-offer-skipped"
 SIBLING_NOT_REJECTED = "urn:execplanner:peer-sibling-not-rejected"
+PEER_IDENTITY = "urn:execplanner:peer-identity"  # which account a peer was asked with
 PEER_STALE = "urn:execplanner:peer-stale"
 
 MAX_VIA = 32  # ids read from a Via header; more is not a real chain

@@ -72,6 +72,16 @@ class Peer:
                 self.problem = (
                     f"its token variable ${spec.token_env} is not set in the broker's environment"
                 )
+        # linked accounts: the OAuth client secret this broker has on the peer's hub
+        self.link_secret: str | None = None
+        self.link_problem: str | None = None
+        if spec.link is not None:
+            self.link_secret = spec.link.secret or (environ.get(spec.link.secret_env or "") or None)
+            if self.link_secret is None:
+                self.link_problem = (
+                    f"its link secret variable ${spec.link.secret_env} is not set in the broker's "
+                    "environment"
+                )
 
 
 class Federation:
@@ -103,9 +113,18 @@ class Federation:
 
     def client(
         self, peer: Peer, auth: str | None, headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None, linked: str | None = None,
     ) -> BrokerClient:
-        """A client for ``peer`` with its credential; FederationError(502) when it has none."""
+        """A client for ``peer`` with its credential (or, given ``linked``, with that token of the
+        caller's linked account there); FederationError(502) when it has none."""
+        wait = (timeout or self.peer_timeout) + 1.0
+        if linked is not None:
+            return BrokerClient(peer.url, linked, timeout=wait, name=peer.name, headers=dict(headers or {}))
+        if not peer.spec.has_credential:
+            raise FederationError(
+                409, f"Peer {peer.name} is reached only through linked accounts, and this one is not "
+                "linked (any more): link your account on it again.",
+            )
         if peer.problem:
             raise FederationError(502, f"Peer {peer.name} cannot be asked: {peer.problem}.")
         extra = dict(headers or {})
@@ -117,7 +136,6 @@ class Federation:
                     "'Authorization' header (a browser cookie cannot be forwarded): send a token.",
                 )
             extra["Authorization"], token = auth, None
-        wait = (timeout or self.peer_timeout) + 1.0
         return BrokerClient(peer.url, token, timeout=wait, name=peer.name, headers=extra)
 
     async def _call(self, client: BrokerClient, call: Callable[[BrokerClient], Awaitable[T]],
@@ -141,14 +159,22 @@ class Federation:
             caller_timeout=parse_timeout(caller_timeout),
         )
 
-    async def ask(self, doc: Any, route: Route, auth: str | None) -> list[HubAnswer]:
-        """Every peer's answer to ``doc`` (in the order they are declared), within ``route.timeout``."""
+    async def ask(self, doc: Any, route: Route, auth: str | None,
+                  linked: Mapping[str, str] | None = None) -> list[HubAnswer]:
+        """Every peer's answer to ``doc`` (in the order they are declared), within ``route.timeout``;
+        a peer in ``linked`` (peer name: token) is asked as the caller's linked account there, a
+        peer reached only by linked accounts and not in it is not asked."""
         headers = {VIA_HEADER: route.via, TIMEOUT_HEADER: f"{route.timeout:.3f}"}
+        linked = linked or {}
         clients: list[BrokerClient] = []
         answers: list[HubAnswer | None] = []
         for peer in self.peers:
+            if peer.name not in linked and not peer.spec.has_credential:
+                answers.append(HubAnswer(peer.name, False, None, "not asked: it is reached only "
+                                         "through linked accounts, and yours there is not linked", 0.0))
+                continue
             try:
-                clients.append(self.client(peer, auth, headers, route.timeout))
+                clients.append(self.client(peer, auth, headers, route.timeout, linked.get(peer.name)))
                 answers.append(None)
             except FederationError as e:
                 answers.append(HubAnswer(peer.name, False, None, str(e).rstrip("."), 0.0))
@@ -169,12 +195,14 @@ class Federation:
             )
         return peer
 
-    async def read(self, row: RelayedSession, auth: str | None) -> tuple[dict[str, Any], bool]:
+    async def read(self, row: RelayedSession, auth: str | None, linked: str | None = None
+                   ) -> tuple[dict[str, Any], bool]:
         """The peer's document of a relayed session and True; or, when the peer does not answer,
-        the last known one with a message saying so, and False. FederationError for a peer's 4xx."""
+        the last known one with a message saying so, and False. FederationError for a peer's 4xx.
+        ``linked``: the token of the owner's linked account the session was made with."""
         peer = self._peer_of(row)
         try:
-            doc = await self._call(self.client(peer, auth), lambda c: c.session(row.uuid))
+            doc = await self._call(self.client(peer, auth, linked=linked), lambda c: c.session(row.uuid))
         except BrokerError as e:
             if 400 <= e.status < 500:
                 raise FederationError(e.status, f"Peer {peer.name}: {e.message}") from e
@@ -186,12 +214,14 @@ class Federation:
             return with_messages(row.doc, [stale_note(peer.name, reason, row.modified)]), False
         return doc, True
 
-    async def change(self, row: RelayedSession, target: Phase, auth: str | None) -> dict[str, Any]:
+    async def change(self, row: RelayedSession, target: Phase, auth: str | None,
+                     linked: str | None = None) -> dict[str, Any]:
         """Ask the peer to move a relayed session to ``target``; its answer. FederationError (the
         peer's 4xx, or 502) when it cannot be done."""
         peer = self._peer_of(row)
         try:
-            return await self._call(self.client(peer, auth), lambda c: c.update(row.uuid, target.value))
+            client = self.client(peer, auth, linked=linked)
+            return await self._call(client, lambda c: c.update(row.uuid, target.value))
         except BrokerError as e:
             status = e.status if 400 <= e.status < 500 else 502
             raise FederationError(status, f"Peer {peer.name}: {e.message}") from e
@@ -201,14 +231,19 @@ class Federation:
             reason = describe_error(e, self.peer_timeout)
             raise FederationError(502, f"Peer {peer.name} did not answer: {reason}.") from e
 
-    async def reject(self, rows: Sequence[RelayedSession], accepted: str, auth: str | None
+    async def reject(self, rows: Sequence[RelayedSession], accepted: str, auth: str | None,
+                     linked: Mapping[str, str] | None = None
                      ) -> tuple[list[tuple[RelayedSession, dict[str, Any]]], list[Message]]:
         """Reject the peers' offers ``rows`` because ``accepted``, of the same merged set, was
-        accepted (best effort): the peers' answers, and a message for each that failed."""
+        accepted (best effort): the peers' answers, and a message for each that failed. ``linked``:
+        the linked accounts' tokens by row uuid, for the rows made with one."""
+        linked = linked or {}
+
         async def one(row: RelayedSession) -> dict[str, Any] | Message:
             try:
                 peer = self._peer_of(row)
-                return await self._call(self.client(peer, auth), lambda c: c.reject(row.uuid))
+                client = self.client(peer, auth, linked=linked.get(row.uuid))
+                return await self._call(client, lambda c: c.reject(row.uuid))
             except Exception as e:  # best effort: the offer expires by itself on the peer
                 reason = str(e) if isinstance(e, FederationError) else describe_error(e, self.peer_timeout)
                 return msg.warn(
@@ -223,19 +258,21 @@ class Federation:
         done = [(row, doc) for row, doc in zip(rows, results, strict=True) if isinstance(doc, dict)]
         return done, [r for r in results if isinstance(r, Message)]
 
-    async def refresh(self, rows: Sequence[RelayedSession], auth: str | None
+    async def refresh(self, rows: Sequence[RelayedSession], auth: str | None,
+                      linked: Mapping[str, str] | None = None
                       ) -> list[tuple[RelayedSession, dict[str, Any]]]:
         """The newest documents of relayed sessions still in flight (at most :data:`REFRESH_LIMIT`,
         within :data:`REFRESH_TIMEOUT`); those a peer does not answer for in time are left out."""
         wait = min(self.peer_timeout, REFRESH_TIMEOUT)
+        linked = linked or {}
 
         async def one(row: RelayedSession) -> dict[str, Any] | None:
             peer = self.peer(row.peer)
             if peer is None:
                 return None
             try:
-                return await self._call(self.client(peer, auth, timeout=wait), lambda c: c.session(row.uuid),
-                                         wait)
+                client = self.client(peer, auth, timeout=wait, linked=linked.get(row.uuid))
+                return await self._call(client, lambda c: c.session(row.uuid), wait)
             except Exception as e:  # keep the last known document
                 log.debug("Could not refresh relayed session %s from %s: %s", row.uuid, row.peer, e)
                 return None

@@ -1,6 +1,7 @@
 """The panel's REST API under ``{base_url}execplanner/``: thin handlers over :class:`~.lab.Lab`.
 
-JSON in and out; errors are ``{status, message}``. Authenticated by jupyter-server (the panel's
+JSON in and out; errors are ``{status, message}`` (with ``field`` for a form field, and ``link``
+when a linked hub's account must be linked again). Authenticated by jupyter-server (the panel's
 requests carry the XSRF token); tokens of hubs never appear in an answer.
 """
 
@@ -53,14 +54,20 @@ class LabHandler(APIHandler):
         doc: dict[str, Any] = {"status": status_code, "message": message}
         if isinstance(error, LabError) and error.field:
             doc["field"] = error.field
+        if isinstance(error, LabError) and error.link:
+            doc["link"] = error.link  # a linked hub: "unlinked" or "expired" (the panel: Link again)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(doc))
 
 
 class HubsHandler(LabHandler):
     @web.authenticated
-    def get(self) -> None:
-        self.reply({"hubs": [h.public() for h in self.lab.hubs(self.origin())]})
+    async def get(self) -> None:
+        hubs, links_error = await self.lab.listing(self.origin())
+        doc: dict[str, Any] = {"hubs": [h.public() for h in hubs]}
+        if links_error:
+            doc["links_error"] = links_error
+        self.reply(doc)
 
     @web.authenticated
     async def post(self) -> None:
@@ -70,10 +77,16 @@ class HubsHandler(LabHandler):
 
 class HubHandler(LabHandler):
     @web.authenticated
-    def delete(self, name: str) -> None:
-        self.lab.remove_hub(name)
+    async def delete(self, name: str) -> None:
+        await self.lab.remove_hub(name, self.origin())
         self.set_status(204)
         self.finish()
+
+
+class UnlinkHandler(LabHandler):
+    @web.authenticated
+    async def post(self, name: str) -> None:
+        self.reply(await self.lab.unlink(name, self.origin()))
 
 
 class AskHandler(LabHandler):
@@ -113,6 +126,7 @@ class SessionHandler(LabHandler):
 handlers: list[tuple[str, type[LabHandler]]] = [
     (r"execplanner/hubs/?", HubsHandler),
     (r"execplanner/hubs/([^/]+)/?", HubHandler),
+    (r"execplanner/hubs/([^/]+)/unlink/?", UnlinkHandler),
     (r"execplanner/prepare/?", PrepareHandler),
     (r"execplanner/files/?", FilesHandler),
     (r"execplanner/ask/?", AskHandler),

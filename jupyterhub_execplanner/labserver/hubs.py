@@ -1,5 +1,6 @@
 """The hubs a user asks from the panel: their own hub (found from the environment) and the ones they
-added, kept with their tokens in a file only they can read.
+added, kept with their tokens in a file only they can read (and the own hub's linked peers, listed by
+its broker: see :mod:`.links`).
 
 The file is JSON, ``{"hubs": [{"name", "url", "token"}]}`` with broker URLs, written whole to a
 temporary file (mode 0600) and renamed over the old one. Tokens never leave this module's
@@ -33,20 +34,46 @@ class FieldError(ValueError):
 
 
 @dataclass(frozen=True)
+class Link:
+    """The user's account on a peer of the own hub, as the own broker says (``GET links``)."""
+
+    state: str  # "linked" | "unlinked" | "expired" (expired or revoked: link again)
+    user: str | None = None  # the user's name on the peer, when linked
+    authorize: str | None = None  # the http(s) URL the browser opens to link (or link again)
+    expires_at: str | None = None
+    message: str | None = None
+    url: str | None = None  # the peer's own broker (shown; calls go through the relay)
+
+    def public(self) -> dict[str, Any]:
+        return {"state": self.state, "user": self.user, "authorize": self.authorize,
+                "expires_at": self.expires_at, "message": self.message, "url": self.url}
+
+
+@dataclass(frozen=True)
 class Hub:
     name: str
-    url: str  # the broker's URL, ending with "/"
-    token: str | None
+    url: str  # the broker's URL, ending with "/" (a linked peer: the own broker's relay for it)
+    token: str | None  # a linked peer: the server's own hub token (the relay holds the link's)
     own: bool = False
     refusal: str | None = None  # why no call may be made to it (the own hub at an untrusted host)
+    link: Link | None = None  # a peer of the own hub, reached as the user's linked account there
+
+    @property
+    def kind(self) -> str:
+        """``own`` (the hub this server runs under), ``linked`` (a peer of it) or ``added``."""
+        return "own" if self.own else "linked" if self.link is not None else "added"
 
     def public(self) -> dict[str, Any]:
         """What the browser may see: never the token."""
-        return {"name": self.name, "url": self.url, "own": self.own, "has_token": bool(self.token)}
+        return {"name": self.name, "url": self.url, "own": self.own, "has_token": bool(self.token),
+                "kind": self.kind, "link": self.link.public() if self.link else None}
 
 
-def parse_hub(doc: Any, service_name: str, own_name: str | None) -> Hub:
-    """A hub from a ``POST execplanner/hubs`` body ``{name, url, token}``; FieldError if wrong."""
+def parse_hub(
+    doc: Any, service_name: str, own_name: str | None, peers: Sequence[str] = ()
+) -> Hub:
+    """A hub from a ``POST execplanner/hubs`` body ``{name, url, token}``; FieldError if wrong.
+    ``peers``: the names of the own hub's linkable peers, which an added hub may not take."""
     if not isinstance(doc, dict):
         raise FieldError('The body must be an object: {"name": ..., "url": ..., "token": ...}.')
     name = doc.get("name")
@@ -61,6 +88,12 @@ def parse_hub(doc: Any, service_name: str, own_name: str | None) -> Hub:
         )
     if own_name is not None and name == own_name:
         raise FieldError(f"name {name!r} is your own hub's: choose another name.", "name")
+    if name in peers:
+        raise FieldError(
+            f"name {name!r} is a hub your own hub links to: use Link account beside it in the list, "
+            "or choose another name.",
+            "name",
+        )
     url = doc.get("url")
     if not isinstance(url, str) or not url.strip():
         raise FieldError("url is missing: give the hub's URL, like https://hub.example.org/.", "url")

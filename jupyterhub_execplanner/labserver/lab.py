@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -22,26 +23,41 @@ from ..model.messages import utcnow
 from . import shapes
 from .asking import Ask, build_request, parse_ask, parse_request_ask
 from .checking import check_hub
-from .hubs import FieldError, Hub, HubsStore, UntrustedHost, own_broker_url, parse_hub
+from .hubs import NAME_PATTERN, FieldError, Hub, HubsStore, UntrustedHost, own_broker_url, parse_hub
+from .links import PEERS_HEADER, Found, fetch_links, link_state, unlink
 from .notebooks import clear_outputs, output_count
 from .settings import ExecPlannerLab
 
 ACTIONS = {"accept": "accept", "reject": "reject", "cancel": "cancel"}
+PEERS_FRESH = 30.0  # seconds a listing of the linked hubs serves lookups by name (a session's polls)
 REQUIREMENTS = "requirements.txt"
 
 
 class LabError(web.HTTPError):
     """An answer other than success: ``status`` and a message for the panel."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, link: str | None = None
+    ) -> None:
         super().__init__(status, "%s", message)
         self.status = status
         self.message = message
         self.field = field  # the panel's form field it is about, when there is one
+        self.link = link  # a linked hub's relay said the account there is not linked (or expired)
 
 
 class LabBrokerClient(BrokerClient):
-    """A broker client that can also upload snapshots (``POST snapshots``)."""
+    """A broker client that can also upload snapshots (``POST snapshots``), and that remembers
+    when a linked hub's relay answered that the account there is not linked (``link``)."""
+
+    link: str | None = None
+
+    async def _call(self, method: str, url: str, doc: Any = None, *, direct: bool = False) -> Any:
+        try:
+            return await super()._call(method, url, doc, direct=direct)
+        except BrokerError as e:
+            self.link = link_state(e) or self.link
+            raise
 
     async def snapshot(self, files: dict[str, str]) -> dict[str, Any]:
         return await self._call("POST", self.url_for("snapshots"), {"files": files})
@@ -54,7 +70,7 @@ def _broker_failure(hub: str, error: BaseException, timeout: float | None = None
         within = f" within {timeout:g} s" if timeout is not None else ""
         return LabError(504, f"{hub}: no answer{within}; the hub is slow or unreachable, try again later.")
     if isinstance(error, BrokerError) and error.status in (404, 409, 413):
-        return LabError(error.status, f"{hub}: {error.message}")
+        return LabError(error.status, f"{hub}: {error.message}", link=link_state(error))
     return LabError(502, f"{hub}: {describe_error(error, timeout)}")
 
 
@@ -88,9 +104,15 @@ async def _profiles(client: BrokerClient, timeout: float) -> dict[str, Any]:
     }
 
 
-def _hub_error(error: Exception, timeout: float) -> str:
-    """The ``errors`` line of a hub that failed in ``GET sessions``."""
-    return error.message if isinstance(error, LabError) else describe_error(error, timeout)
+def _hub_error(hub: str, error: Exception, timeout: float) -> dict[str, Any]:
+    """The ``errors`` line of a hub that failed in ``GET sessions``; with ``link`` when the account
+    there needs linking (again): the panel shows that beside the hub, not as an error."""
+    if isinstance(error, LabError):
+        line: dict[str, Any] = {"hub": hub, "message": error.message}
+        link = error.link
+    else:
+        line, link = {"hub": hub, "message": describe_error(error, timeout)}, link_state(error)
+    return {**line, "link": link} if link else line
 
 
 class Lab:
@@ -101,6 +123,7 @@ class Lab:
         self.contents = contents_manager
         self.env = env
         self.store = HubsStore(settings.hubs_file)
+        self._peers: tuple[float, str, Found] | None = None  # the last listing: when, of which broker
 
     # -- hubs ---------------------------------------------------------------------------------
 
@@ -127,9 +150,8 @@ class Lab:
         under_hub = self.env.get("JUPYTERHUB_API_TOKEN") and self.env.get("JUPYTERHUB_API_URL")
         return self.settings.own_hub_name if under_hub else None
 
-    def hubs(self, origin: str | None) -> list[Hub]:
+    def _kept(self, own: Hub | None) -> list[Hub]:
         """The own hub first (when under a hub), then the added ones in the order added."""
-        own = self.own_hub(origin)
         try:
             added = self.store.load()
         except OSError as e:
@@ -137,21 +159,61 @@ class Lab:
         added = [h for h in added if own is None or h.name != own.name]
         return ([own] if own else []) + added
 
-    def hub(self, name: str, origin: str | None) -> Hub:
-        found = next((h for h in self.hubs(origin) if h.name == name), None)
-        if found is None:
-            raise LabError(404, f"No hub named {name!r}: add it first (POST execplanner/hubs).")
-        return found
+    async def listing(self, origin: str | None, fresh: bool = True) -> tuple[list[Hub], str | None]:
+        """The own hub, the added ones, then the own hub's linkable peers (``GET {own}links``,
+        within ``timeout``); and why some peers could not be listed (None: no problem).
+        ``fresh=False``: a listing of the last :data:`PEERS_FRESH` seconds will do."""
+        own = self.own_hub(origin)
+        kept = self._kept(own)
+        key = own.url if own is not None and not own.refusal else ""
+        last = self._peers
+        if not fresh and last and last[1] == key and time.monotonic() - last[0] < PEERS_FRESH:
+            found = last[2]
+        else:
+            found = await fetch_links(own, self.settings.timeout, [h.name for h in kept])
+            self._peers = (time.monotonic(), key, found)
+        names = {h.name for h in kept}
+        return kept + [p for p in found.peers if p.name not in names], found.error
+
+    async def _find(
+        self, names: tuple[str, ...], origin: str | None, status: int = 404
+    ) -> tuple[dict[str, Hub], bool]:
+        """The hubs named, by name, and whether the own hub has linked peers; the peers are
+        listed only when needed (a name not among the kept hubs, or the own hub asked). A name
+        not found is a LabError ``status``."""
+        kept = self._kept(self.own_hub(origin))
+        by_name = {h.name: h for h in kept}
+        if all(n in by_name and not by_name[n].own for n in names):
+            return by_name, False
+        hubs, error = await self.listing(origin, fresh=False)
+        if any(n not in {h.name for h in hubs} for n in names):
+            hubs, error = await self.listing(origin)  # a peer the listing kept does not have yet
+        by_name = {h.name: h for h in hubs}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            why = f" ({error})" if error else ""
+            raise LabError(
+                status, f"hubs: no hub named {', '.join(map(repr, unknown))}{why}; add it first."
+            )
+        return by_name, any(h.link for h in hubs)
+
+    async def hub(self, name: str, origin: str | None) -> Hub:
+        kept = next((h for h in self._kept(self.own_hub(origin)) if h.name == name), None)
+        return kept or (await self._find((name,), origin))[0][name]
 
     async def add_hub(self, doc: Any, origin: str | None) -> tuple[Hub, str | None]:
         """Keep a hub the user adds, once checked (``check``, default true: the hub answers, runs
         the broker and takes the token); answers it and the name its token belongs to. The same
         hub (its broker URL) cannot be in the list twice; a name already there is replaced."""
+        own = self.own_hub(origin)
+        found = await fetch_links(own, self.settings.timeout)
         try:
-            hub = parse_hub(doc, self.settings.service_name, self._own_name())
+            hub = parse_hub(
+                doc, self.settings.service_name, self._own_name(), [p.name for p in found.peers]
+            )
         except FieldError as e:
             raise LabError(400, str(e), e.field) from e
-        for other in self.hubs(origin):
+        for other in self._kept(own):
             if other.url == hub.url and other.name != hub.name:
                 which = "your own hub" if other.own else f"there as {other.name!r}"
                 raise LabError(
@@ -166,18 +228,50 @@ class Lab:
         self.store.put(hub)
         return hub, user
 
-    def remove_hub(self, name: str) -> None:
+    async def remove_hub(self, name: str, origin: str | None) -> None:
         if name == self._own_name():
             raise LabError(400, f"{name!r} is your own hub: it cannot be removed.")
         if not self.store.remove(name):
+            found = await fetch_links(self.own_hub(origin), self.settings.timeout)
+            if any(p.name == name for p in found.peers):
+                raise LabError(
+                    400, f"{name!r} is linked through your own hub: use Unlink to forget the link."
+                )
             raise LabError(404, f"No hub named {name!r}.")
 
-    def client(self, hub: Hub, timeout: float | None = None) -> LabBrokerClient:
+    async def unlink(self, name: str, origin: str | None) -> dict[str, Any]:
+        """``POST execplanner/hubs/{name}/unlink``: the own broker revokes the linked account's
+        token on that hub and forgets it (``DELETE {own}links/{name}``); its answer."""
+        own = self.own_hub(origin)
+        if own is None:
+            raise LabError(400, "This server does not run under a JupyterHub: there are no links.")
+        if own.refusal:
+            raise LabError(400, own.refusal)
+        if not NAME_PATTERN.match(name):
+            raise LabError(404, f"No hub named {name[:64]!r} among your hub's peers.")
+        timeout = self.settings.timeout
+        try:
+            answer = await unlink(own, name, timeout)
+        except BrokerError as e:
+            if e.status == 404:
+                raise LabError(404, f"No hub named {name!r} among your hub's peers.") from e
+            raise LabError(502, f"{own.name}: could not unlink {name}: {e.message}") from e
+        except (asyncio.TimeoutError, httpx.HTTPError, ValueError) as e:
+            failure = _broker_failure(own.name, e, timeout)
+            raise LabError(failure.status, f"Could not unlink {name}: {failure.message}") from e
+        if not isinstance(answer, dict):
+            raise LabError(502, f"{own.name}: the answer to unlinking {name} is {_what(answer)}.")
+        return answer
+
+    def client(
+        self, hub: Hub, timeout: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> LabBrokerClient:
         """A client of ``hub``, carrying its token; LabError 400 for a hub that must not be called."""
         if hub.refusal:
             raise LabError(400, hub.refusal)
         return LabBrokerClient(
-            hub.url, hub.token, timeout=timeout or self.settings.timeout, name=hub.name
+            hub.url, hub.token, timeout=timeout or self.settings.timeout, name=hub.name,
+            headers=headers,
         )
 
     # -- asking ---------------------------------------------------------------------------------
@@ -285,7 +379,7 @@ class Lab:
             ask = parse_ask(doc, self.settings.timeout, with_hubs=False)
         except FieldError as e:
             raise LabError(400, str(e)) from e
-        return {"request": await self._prepared(ask, self.hubs(origin))}
+        return {"request": await self._prepared(ask, self._kept(self.own_hub(origin)))}
 
     async def ask(self, doc: Any, origin: str | None) -> dict[str, Any]:
         """``POST execplanner/ask``: with the notebook's ``path`` and needs (snapshot, then ask), or
@@ -299,17 +393,15 @@ class Lab:
                 names, timeout = ask.hubs, ask.timeout
         except FieldError as e:
             raise LabError(400, str(e)) from e
-        hubs = self.hubs(origin)
-        by_name = {h.name: h for h in hubs}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise LabError(400, f"hubs: no hub named {', '.join(map(repr, unknown))}; add it first.")
+        by_name, linked = await self._find(names, origin, 400)
         refused = next((by_name[n].refusal for n in names if by_name[n].refusal), None)
         if refused:
             raise LabError(400, refused)
         if ask is not None:
-            request = await self._prepared(ask, hubs)
-        clients = [self.client(by_name[name], timeout) for name in names]
+            request = await self._prepared(ask, list(by_name.values()))
+        # the own hub alone when its peers are asked as rows of their own (through its relay)
+        alone = {PEERS_HEADER: "none"} if linked else None
+        clients = [self.client(by_name[n], timeout, alone if by_name[n].own else None) for n in names]
         try:
             answers, profiles = await asyncio.gather(
                 ask_many(clients, request, timeout=timeout),
@@ -318,8 +410,9 @@ class Lab:
         finally:
             await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
         by_hub = dict(zip(names, profiles, strict=True))
+        links = {c.name: c.link for c in clients}
         return {
-            "answers": [shapes.answer_shape(a, by_hub.get(a.hub)) for a in answers],
+            "answers": [shapes.answer_shape(a, by_hub.get(a.hub), links.get(a.hub)) for a in answers],
             "request": request,
         }
 
@@ -337,17 +430,21 @@ class Lab:
     async def sessions(self, origin: str | None) -> dict[str, Any]:
         """Every hub's sessions at once; a hub that fails is in ``errors``."""
         timeout = self.settings.timeout
-        hubs = [h for h in self.hubs(origin) if h.token]
+        listed, links_error = await self.listing(origin)
+        # a peer whose account is not linked (or must be linked again) has nothing to list
+        hubs = [h for h in listed if h.token and (h.link is None or h.link.state == "linked")]
         results = await asyncio.gather(
             *(self._hub_sessions(h, timeout) for h in hubs), return_exceptions=True
         )
         sessions: list[dict[str, Any]] = []
         errors = []
+        if links_error:
+            errors.append({"hub": self.settings.own_hub_name, "message": links_error})
         for hub, result in zip(hubs, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
-                errors.append({"hub": hub.name, "message": _hub_error(result, timeout)})
+                errors.append(_hub_error(hub.name, result, timeout))
             else:
                 sessions.extend(result)
         return {"sessions": sessions, "errors": errors}
@@ -368,7 +465,7 @@ class Lab:
         return answer
 
     async def session(self, hub_name: str, uuid: str, origin: str | None) -> dict[str, Any]:
-        hub = self.hub(hub_name, origin)
+        hub = await self.hub(hub_name, origin)
         doc = await self._proxied(hub, lambda broker: broker.session(uuid), self.settings.timeout)
         return shapes.session_shape(hub.name, doc)
 
@@ -377,7 +474,7 @@ class Lab:
         action = doc.get("action") if isinstance(doc, dict) else None
         if not isinstance(action, str) or action not in ACTIONS:
             raise LabError(400, f"action must be 'accept', 'reject' or 'cancel', not {action!r}.")
-        hub = self.hub(hub_name, origin)
+        hub = await self.hub(hub_name, origin)
         timeout = self.settings.timeout
         if action == "accept":
             timeout = max(timeout, self.settings.accept_timeout)

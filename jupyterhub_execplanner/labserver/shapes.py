@@ -271,15 +271,25 @@ def server_left(messages: Any) -> bool:
     return bool(kinds & STARTED_KINDS) and not kinds & CLOSED_KINDS
 
 
+def _link_text(hub: str, link: str) -> str:
+    if link == "expired":
+        return f"Your link to {hub} has expired or was revoked there: link your account again."
+    return f"Your account on {hub} is not linked yet: link it to ask {hub} as yourself."
+
+
 def answer_status(answer: HubAnswer) -> str:
     if answer.ok:
         return "YES" if _get(answer.offerset, "result") == "YES" else "NO"
     return "timeout" if (answer.error or "").startswith("timed out") else "error"
 
 
-def answer_shape(answer: HubAnswer, profiles: dict[str, Any] | None = None) -> dict[str, Any]:
+def answer_shape(
+    answer: HubAnswer, profiles: dict[str, Any] | None = None, link: str | None = None
+) -> dict[str, Any]:
     """One hub's answer to an ask as the panel's ``Answer``: its offers, or why there are none;
-    ``profiles``: the hub's profile summaries by slug, when known."""
+    ``profiles``: the hub's profile summaries by slug, when known; ``link``: a linked hub's relay
+    said the account there is not linked (``unlinked``) or must be linked again (``expired``): the
+    answer carries it, and the panel shows "Link again" instead of an error."""
     status = answer_status(answer)
     offerset = answer.offerset if isinstance(answer.offerset, dict) else {}
     messages = message_texts(_get(offerset, "meta", "messages"))
@@ -290,6 +300,10 @@ def answer_shape(answer: HubAnswer, profiles: dict[str, Any] | None = None) -> d
     ]
     if status == "NO" and not messages:
         messages = ["The hub answered NO without a reason."]
+    if link and not answer.ok:
+        return {"hub": answer.hub, "status": "error", "seconds": round(answer.elapsed, 3),
+                "offerset": None, "messages": [_link_text(answer.hub, link)], "offers": [],
+                "link": link}
     return {
         "hub": answer.hub,
         "status": status,

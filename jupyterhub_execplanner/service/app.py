@@ -30,6 +30,7 @@ from .. import launch
 from .._version import __version__
 from ..broker import Broker
 from ..federation.peers import Federation
+from ..links.linker import Linker, linker_for
 from ..model.messages import utcnow
 from ..planning.policy import PlannerPolicy
 from ..platform.calendar import Calendar
@@ -45,12 +46,15 @@ from ..sessions.snapshots import SnapshotStore
 from ..sessions.store import Store, StoreUnavailable
 from ..worker.driver import PhaseDriver
 from ..worker.hubapi import HubAPI
+from . import scopes
 from .degraded import RECHECK, degraded_app, recovery_steps
 from .handlers import NotFoundHandler, default_handlers
 from .launches import launch_handlers
+from .links import links_handlers
 from .metrics import Metrics
 from .settings import ExecPlanner, misplaced_settings
 from .snapshots import snapshot_handlers
+from .stopping import STOP_TIMEOUT, bounded, drop_connections, shut
 from .vosi import vosi_handlers
 
 _CAPABILITY = re.compile(r"(/snapshots/)[A-Za-z0-9_-]{20,}")
@@ -64,6 +68,7 @@ class ExecPlannerApp(Application, ExecPlanner):
     name = "jupyterhub-execplanner"
     version = __version__
     description = "Answer IVOA Execution Broker requests from this hub's profiles and capacity."
+    linker: Linker | None = None  # linked accounts on peers (made with the platform)
 
     aliases = {
         "hub-config": "ExecPlanner.hub_config_file",
@@ -208,7 +213,8 @@ class ExecPlannerApp(Application, ExecPlanner):
             slurm_connect(self.slurm, self.manager, self)
         held = self.manager.load()
         self.federation = self.make_federation()
-        self.broker = Broker(self.manager, self.federation)
+        self.linker = self.make_linker()
+        self.broker = Broker(self.manager, self.federation, self.linker)
         # issue 15: DataLink documents read before planning; downloads measured per source host
         self.broker.datalink = self.datalink_resolver()
         self.broker.access = Throughput(self.store.engine, half_life=self.throughput_half_life)
@@ -232,6 +238,11 @@ class ExecPlannerApp(Application, ExecPlanner):
         for peer in federation.peers:
             self.log.info("Peer %s at %s, asked with %s", peer.name, peer.url, peer.spec.auth)
         return federation
+
+    def make_linker(self) -> Linker | None:
+        """Linked accounts on the peers that have a ``link`` (docs/linked-accounts.md); None without."""
+        return linker_for(self.federation.peers, self.store, self.sessions.clock, os.environ,
+                          timeout=self.peer_timeout + 5.0, log=self.log)
 
     def _kubernetes_platform(self) -> tuple[list[Any], dict[str, dict[str, float]]]:
         """The profiles and a KubeCapacity over their pools (empty until the reflectors list)."""
@@ -268,6 +279,7 @@ class ExecPlannerApp(Application, ExecPlanner):
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in snapshot_handlers]
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in launch_handlers]
         handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in vosi_handlers]
+        handlers += [(url_path_join(prefix, pattern), handler) for pattern, handler in links_handlers]
         handlers.append((url_path_join(prefix, ".*"), NotFoundHandler))
         self.tornado_app = web.Application(
             handlers,
@@ -279,6 +291,10 @@ class ExecPlannerApp(Application, ExecPlanner):
             metrics=self.metrics,
             service_prefix=prefix,
             launch_secret=self.launch_secret,
+            linker=self.linker,
+            # on a hub other hubs link to: the clients whose tokens links/revoke revokes
+            link_client_names=[scopes.link_service(self.service_name, c["name"]) for c in self.link_clients],
+            hubapi=HubAPI.from_env() if self.link_clients else None,
             cookie_secret=os.urandom(32),
             default_handler_class=NotFoundHandler,
             log_function=self._log_request,
@@ -335,13 +351,13 @@ class ExecPlannerApp(Application, ExecPlanner):
                 recovered = await self._await_database(stop)
             finally:
                 if self.degraded is not None:
-                    await _shut(server)
+                    await shut(server)
             if not recovered:
                 return
             # new requests reach the broker itself; kept-alive connections are closed, since tornado
             # keeps serving each with the application it was opened to
             server.request_callback = self.tornado_app
-            await _drop_connections(server)
+            await drop_connections(server)
         # what start-up built lives as long as the process: keep it out of full collections,
         # which otherwise stall every request in flight for tens of milliseconds
         gc.collect()
@@ -370,13 +386,12 @@ class ExecPlannerApp(Application, ExecPlanner):
             checkpoints.cancel()
             if poller is not None:
                 poller.cancel()
-            if self.driver is not None:
-                await self.driver.stop()
-            if self.kube is not None:
-                await self.kube.stop()
-            if self.slurm is not None:
-                await self.slurm.stop()
-            await _shut(server)
+            # each part gets a bounded time to stop: a stuck one (a hub call that does not end) must
+            # not keep the service from stopping, nor its port from being free for the next start
+            parts = [p for p in (self.driver, self.kube, self.slurm) if p is not None]
+            for part in parts:
+                await bounded(part.stop(), STOP_TIMEOUT, type(part).__name__, self.log)
+            await bounded(shut(server), STOP_TIMEOUT, "the HTTP server", self.log)
             self.store.close()
 
     async def _await_database(self, stop: asyncio.Event) -> bool:
@@ -477,20 +492,6 @@ class ExecPlannerApp(Application, ExecPlanner):
         finally:
             if hub is not driver_hub:
                 await hub.close()
-
-
-async def _drop_connections(server: HTTPServer, wait: float = 5.0) -> None:
-    """Close every open connection, letting requests in flight finish (for at most ``wait`` s)."""
-    try:
-        await asyncio.wait_for(server.close_all_connections(), wait)
-    except asyncio.TimeoutError:
-        pass
-
-
-async def _shut(server: HTTPServer) -> None:
-    """Stop listening and close every connection (a kept-alive one would reach a stopped broker)."""
-    server.stop()
-    await _drop_connections(server)
 
 
 def _safe_url(url: str) -> str:

@@ -17,7 +17,7 @@ from .. import launch
 from .._version import __version__
 from ..broker import DRAFT_2023, V1, Answer, Broker, Call
 from ..errors import error_message
-from ..federation.merge import TIMEOUT_HEADER, VIA_HEADER
+from ..federation.merge import PEERS_HEADER, TIMEOUT_HEADER, VIA_HEADER
 from ..federation.peers import FederationError
 from ..model import codec, draft2023
 from ..model.codec import BodyError
@@ -108,7 +108,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """What the broker needs of this HTTP request besides its document."""
         headers = self.request.headers
         return Call(base=self.base_url(), auth=headers.get("Authorization"), via=headers.get(VIA_HEADER),
-                    timeout=headers.get(TIMEOUT_HEADER))
+                    timeout=headers.get(TIMEOUT_HEADER), peers=headers.get(PEERS_HEADER))
 
     def reply(self, answer: Answer) -> None:
         """Write the broker's answer (and count the offersets it made)."""

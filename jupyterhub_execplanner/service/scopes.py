@@ -33,3 +33,9 @@ SERVICE_SCOPES_JUPYTERHUB_5 = ("list:users", "read:users:name", "read:servers", 
 def service_scopes(jupyterhub_major: int) -> tuple[str, ...]:
     """The service role's scopes on a hub of this major version."""
     return SERVICE_SCOPES if jupyterhub_major >= 6 else SERVICE_SCOPES_JUPYTERHUB_5
+
+
+def link_service(name: str, client: str) -> str:
+    """The hub service that a link client (``ExecPlanner.link_clients``) of the broker service
+    ``name`` is registered as (docs/linked-accounts.md)."""
+    return f"{name}-link-{client}"

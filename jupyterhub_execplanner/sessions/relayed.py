@@ -11,7 +11,7 @@ capacity here and is never driven, the peer that made it owns it.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,15 @@ relayed = Table(
     Column("doc", JSON, nullable=False),  # the peer's last known document
     Column("created", DateTime(timezone=True), nullable=False),
     Column("modified", DateTime(timezone=True), nullable=False),
+)
+
+# the relayed offers a peer made for the owner's linked account there (not for this hub's own): their
+# reads and changes go to the peer with that account's token (docs/linked-accounts.md)
+relayed_as = Table(
+    "execplanner_relayed_as",
+    metadata,
+    Column("uuid", String(36), primary_key=True),  # the peer's session uuid
+    Column("remote_user", String(255), nullable=False),  # the owner's name on the peer
 )
 
 federation_meta = Table(
@@ -75,10 +84,16 @@ class RelayedBook:
     # -- writes -----------------------------------------------------------------------------------
 
     @_guarded
-    def record(self, offerset: OfferSetRecord, rows: Sequence[RelayedSession]) -> None:
+    def record(self, offerset: OfferSetRecord, rows: Sequence[RelayedSession],
+               linked: Mapping[str, str] | None = None) -> None:
         """Keep a merged offerset (its result, messages and offer order) and the peers' offers in it,
-        in one transaction."""
+        in one transaction; ``linked`` (peer: the owner's name there) names the peers asked as the
+        owner's linked account."""
+        linked = linked or {}
         with self.engine.begin() as conn:
+            identities = [{"uuid": r.uuid, "remote_user": linked[r.peer]} for r in rows if r.peer in linked]
+            if identities:
+                conn.execute(relayed_as.insert(), identities)
             conn.execute(
                 update(offersets)
                 .where(offersets.c.uuid == offerset.uuid)
@@ -108,6 +123,16 @@ class RelayedBook:
         with self.engine.connect() as conn:
             row = conn.execute(select(relayed).where(relayed.c.uuid == uuid)).first()
         return _record(row) if row else None
+
+    @_guarded
+    def linked_as(self, uuids: Iterable[str]) -> dict[str, str]:
+        """Of these relayed offers, those made for a linked account: uuid -> the owner's name there."""
+        wanted = list(uuids)
+        if not self._any or not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(relayed_as).where(relayed_as.c.uuid.in_(wanted))).all()
+        return {r.uuid: r.remote_user for r in rows}
 
     @_guarded
     def of(self, offerset: str) -> list[RelayedSession]:

@@ -123,10 +123,12 @@ class PhaseDriver:
             tasks.append(self._loop)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(tasks, timeout=5.0) if tasks else (set(), set())
+        if stuck:  # cancelled, and not done yet: no longer waited for
+            self.log.warning("%d of the phase driver's tasks did not stop within 5 s", len(stuck))
         self._tasks.clear()
         if self.hub is not None:
-            await self.hub.close()
+            await asyncio.wait_for(self.hub.close(), 5.0)
 
     def _on_change(self, record: SessionRecord, previous: Phase) -> None:
         if record.phase in (Phase.CANCELLED, Phase.FAILED):

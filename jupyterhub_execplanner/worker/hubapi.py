@@ -134,6 +134,17 @@ class HubAPI:
                 return users
             offset, limit = following
 
+    # -- tokens (linked accounts: a peer's broker revokes the token a user's link holds) ----------
+
+    async def token(self, user: str, token_id: str) -> dict[str, Any]:
+        """The model of one of ``user``'s tokens (needs the ``read:tokens`` scope)."""
+        return dict((await self._call("GET", self._url("users", user, "tokens", token_id))).json())
+
+    async def delete_token(self, user: str, token_id: str) -> None:
+        """Revoke one of ``user``'s tokens (needs the ``tokens`` scope). For a token an OAuth client
+        got, the hub revokes every token of that client for the user."""
+        await self._call("DELETE", self._url("users", user, "tokens", token_id))
+
     # -- servers --------------------------------------------------------------------------------
 
     async def start_server(

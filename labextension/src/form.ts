@@ -313,6 +313,11 @@ export function validateNewHub(
       'name',
       `Name: "${name}" is your own hub; choose another name`
     );
+  } else if (existing.some(h => h.kind === 'linked' && h.name === name)) {
+    problems.add(
+      'name',
+      `Name: "${name}" is a hub your own hub links to; use "Link account" beside it, or choose another name`
+    );
   }
   const broker = brokerUrl(url, serviceOf(existing));
   if (!url || broker === null) {

@@ -14,7 +14,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 
-import { confirmCancel } from './dialogs';
+import { confirmCancel, confirmUnlink } from './dialogs';
 import { DEFAULTS, IDefaults } from './form';
 import { ExecPlannerModel } from './model';
 import { createPanel, ExecPlannerPanel, runElsewhereIcon } from './panel';
@@ -127,6 +127,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             defaultsFromSettings(settings)
           );
           model.confirmCancel = confirmCancel;
+          model.hubs.confirmUnlink = confirmUnlink;
+          // not noopener: the link page tells this window when it is done
+          model.hubs.openWindow = (url, target) => window.open(url, target);
           model.files.dirtyCheck = (file: string): boolean => {
             for (const widget of app.shell.widgets('main')) {
               const context = contextOf(widget);
@@ -171,6 +174,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
             const model = panel.content.model;
             void model.files.load(model.path); // saved: its size, its outputs
           }
+        });
+        // a notebook renamed (or saved under a name the first time) while the panel shows it
+        let known = notebook.context.path;
+        notebook.context.pathChanged.connect((_c, path) => {
+          if (
+            panel &&
+            !panel.isDisposed &&
+            panel.content.model.path === known
+          ) {
+            panel.content.model.path = path;
+          }
+          known = path;
         });
         return button;
       }

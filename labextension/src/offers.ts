@@ -9,7 +9,7 @@ import {
   formatFigure,
   formatSeconds
 } from './format';
-import { AnswerRowStatus, IAnswer, IFigure, IOffer } from './types';
+import { AnswerRowStatus, IAnswer, IFigure, IOffer, LinkState } from './types';
 
 /** Figure URNs (the contract's "Figure URNs"). */
 export const URN = {
@@ -53,6 +53,8 @@ export interface IAnswerRow {
   summary: string;
   /** The reasons (NO), the timeout or error text; empty for YES. */
   messages: string[];
+  /** A linked hub whose account must be linked (again): shown as that, not as an error. */
+  link?: LinkState | null;
 }
 
 /**
@@ -81,7 +83,8 @@ export function answerRows(
       status: answer.status,
       seconds: answer.seconds,
       summary: answerSummary(answer),
-      messages: answer.status === 'YES' ? [] : [...answer.messages]
+      messages: answer.status === 'YES' ? [] : [...answer.messages],
+      link: answer.status === 'YES' ? null : (answer.link ?? null)
     };
   });
 }

@@ -1,6 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { linkOf } from './model/links';
 import { APIError, RequestFunction } from './types';
 
 /** The server extension's route prefix, under the Jupyter server's base URL. */
@@ -45,7 +46,8 @@ export async function requestAPI<T = unknown>(
     throw new APIError(
       response.status,
       errorMessage(response.status, url, data),
-      typeof field === 'string' ? field : null
+      typeof field === 'string' ? field : null,
+      linkOf(data)
     );
   }
   return data as T;

@@ -3,14 +3,55 @@
  * what `execplanner/...` routes on the user's Jupyter server send and accept.
  */
 
+/** Where a hub of the list comes from: the user's own hub, one they added (with a token), or a
+ * peer of their own hub, asked as their linked account there (through their own hub). */
+export type HubKind = 'own' | 'added' | 'linked';
+
+/** The user's account on a peer of their own hub: `expired` (expired or revoked there) means
+ * "link again". */
+export type LinkState = 'linked' | 'unlinked' | 'expired';
+
+/** A linked hub's account, as the user's own hub says (its token stays there). */
+export interface ILink {
+  state: LinkState;
+  /** The user's name on that hub, when linked. */
+  user: string | null;
+  /** The page that links the account (opened in a window of its own). */
+  authorize: string | null;
+  expires_at: string | null;
+  message: string | null;
+  /** That hub's own broker URL (calls go through the own hub). */
+  url?: string | null;
+}
+
 /** A hub the user can ask; tokens never reach the browser. */
 export interface IHub {
   name: string;
-  /** The broker URL, ending with "/". */
+  /** The broker URL, ending with "/" (a linked hub: the own hub's relay to it). */
   url: string;
   /** The user's own hub (the one this server runs under). */
   own: boolean;
   has_token: boolean;
+  /** `own`, `added` or `linked` (an older server does not say: own or added). */
+  kind?: HubKind;
+  /** A linked hub's account; null for the others. */
+  link?: ILink | null;
+}
+
+/** The answer of `GET execplanner/hubs`. */
+export interface IHubsResponse {
+  hubs: IHub[];
+  /** Why the own hub's linked hubs could not (all) be listed; the others are. */
+  links_error?: string;
+}
+
+/** The answer of `POST execplanner/hubs/{name}/unlink`. */
+export interface IUnlinkResponse {
+  hub?: string;
+  state?: string;
+  /** Whether the token was revoked on that hub (false: the message says what to do). */
+  revoked?: boolean;
+  message?: string;
 }
 
 /** The answer of `POST execplanner/hubs`: the hub kept, and whose token it is (the check). */
@@ -81,6 +122,8 @@ export interface IAnswer {
   offerset: string | null;
   messages: string[];
   offers: IOffer[];
+  /** A linked hub whose account is not linked (or must be linked again): not an error. */
+  link?: LinkState | null;
 }
 
 export interface IAskResponse {
@@ -116,7 +159,8 @@ export interface ISession {
 
 export interface ISessionsResponse {
   sessions: ISession[];
-  errors: { hub: string; message: string }[];
+  /** The hubs that could not be listed; `link`: the account there must be linked (again). */
+  errors: { hub: string; message: string; link?: LinkState | null }[];
 }
 
 /**
@@ -173,7 +217,9 @@ export class APIError extends Error {
     readonly status: number,
     message: string,
     /** the form field the server's message is about (`name`, `url`, `token`), when it says */
-    readonly field: string | null = null
+    readonly field: string | null = null,
+    /** a linked hub's account must be linked (again): `unlinked` or `expired` */
+    readonly link: LinkState | null = null
   ) {
     super(message);
     this.name = 'APIError';

@@ -86,3 +86,18 @@ def test_an_ambiguous_or_unknown_prefix_is_a_usage_error(hub: RealHub, request_f
     unknown = run("reject", "ffffffff", "--hub", hub.url, "--token", token, state=tmp_path / "s.json")
     assert unknown.returncode == 2
     assert "no session or open offer of yours starts with 'ffffffff'" in unknown.stderr
+
+
+def test_an_offer_of_the_last_ask_is_named_by_its_short_uuid_alone(hub: RealHub, request_file: Path,
+                                                                   tmp_path: Path) -> None:
+    """As the table prints it, without --hub: the last ask remembers which hub (or linked hub's relay)
+    made it."""
+    token, state = hub.user_token("cli-frank"), tmp_path / "last-ask.json"
+    asked = run("ask", str(request_file), "--hub", hub.url, "--token", token, "--format", "json", state=state)
+    assert asked.returncode == 0, asked.stderr
+    uuid = json.loads(asked.stdout)[0]["offerset"]["offers"][0]["meta"]["uuid"]
+    accepted = run("accept", uuid[:8], "--token", token, state=state)
+    assert accepted.returncode == 0, accepted.stderr
+    assert f"Session     {uuid}" in accepted.stdout and "ACCEPTED" in accepted.stdout
+    cancelled = run("cancel", uuid[:8], "--token", token, state=state)
+    assert cancelled.returncode == 0 and "CANCELLED" in cancelled.stdout

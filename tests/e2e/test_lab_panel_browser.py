@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,15 +25,12 @@ import httpx
 import pytest
 from hubprocess import ROOT, RealHub
 from loopback import Loopback, Silent
+from quickhubs import CHROMIUM, chromium, dismiss_news, login
 
 from jupyterhub_execplanner import launch
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 ARTIFACTS = Path(os.environ.get("EXECPLANNER_ARTIFACTS") or ROOT / "artifacts")
 MARKER = "print('hello from hub A, run on hub B')"
 
@@ -135,47 +130,14 @@ def start_server(hub: RealHub, user: str) -> None:
     raise AssertionError(f"{user}'s server on hub A did not become ready:\n{hub.log_tail()}")
 
 
-def dismiss_news(page: Any) -> None:
-    """Close JupyterLab's "notify me of Jupyter news?" toast, if it is up, before a screenshot."""
-    toast = page.locator(".Toastify__toast").filter(has_text="Jupyter news")
-    if toast.count():
-        toast.get_by_role("button", name="No", exact=True).click()
-        toast.wait_for(state="detached", timeout=5_000)
-
-
-def login(page: Any, hub: RealHub, user: str) -> None:
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", "any")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(hub/(home|spawn|spawn-pending)|user/).*"), timeout=30_000)
-
-
 def test_run_elsewhere_from_jupyterlab(hubs: tuple[RealHub, RealHub], site: Loopback, hung: Silent) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     a, b = hubs
     start_server(a, "alice")
     b_token = b.user_token("alice")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    home = tempfile.mkdtemp(prefix="chromium-home-")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                         env={**os.environ, "HOME": home})
-            context = browser.new_context(viewport={"width": 1500, "height": 950})
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            try:
-                _drive(page, a, b, b_token, f"{site.url}/survey/cat.fits", hung.url, context, expect)
-            except Exception:
-                page.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
-                raise
-            finally:
-                browser.close()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with chromium(ARTIFACTS / "lab-failure.png", 1500, 950) as (page, context):
+        _drive(page, a, b, b_token, f"{site.url}/survey/cat.fits", hung.url, context, expect)
 
 
 def data_cell(row: Any) -> Any:

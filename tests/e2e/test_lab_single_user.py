@@ -49,7 +49,8 @@ def test_single_user_server_lists_its_hub_and_asks_it(tmp_path: Path) -> None:
         hubs = lab.get("execplanner/hubs")
         assert hubs.status_code == 200, hubs.text
         assert hubs.json()["hubs"] == [
-            {"name": "this-hub", "url": hub.broker, "own": True, "has_token": True}]
+            {"name": "this-hub", "url": hub.broker, "own": True, "has_token": True, "kind": "own",
+             "link": None}]
 
         asked = lab.post("execplanner/ask", json={"hubs": ["this-hub"], "path": "analysis.ipynb",
                                                   "cores": {"min": 1}, "memory": {"min": 1}})

@@ -19,80 +19,32 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hubprocess import ROOT, free_port
+from hubprocess import ROOT
 from loopback import Loopback, write_wheel
+from quickhubs import (
+    CHROMIUM,
+    Hub,
+    chromium,
+    dismiss_news,
+    login,
+    new_from_launcher,
+    run_first_cell,
+    save_as,
+    start_hub,
+)
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 ARTIFACTS = Path(os.environ.get("EXECPLANNER_ARTIFACTS") or ROOT / "artifacts") / "two-hubs"
 CELL = "import tinypkg\nprint('tinypkg says', tinypkg.VALUE)"
-
-
-@dataclass
-class Hub:
-    """A hub started by ``scripts/hub.sh``: its public URL, state folder and process."""
-
-    url: str
-    state: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # the hub, its proxy and its servers
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
-def start_hub(folder: Path, host: str | None) -> Hub:
-    """``[EXECPLANNER_HUB_HOST=host] EXECPLANNER_HUB_PORT=… EXECPLANNER_STATE_DIR=… bash scripts/hub.sh``,
-    as the README's quick start and its second hub."""
-    port = free_port()
-    state = folder / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_", "EXECPLANNER_"))}
-    env.update({"EXECPLANNER_HUB_PORT": str(port), "EXECPLANNER_STATE_DIR": str(state)})
-    if host:
-        env["EXECPLANNER_HUB_HOST"] = host
-    log = folder / "hub.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(["bash", "scripts/hub.sh"], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    hub = Hub(f"http://{host or '127.0.0.1'}:{port}", state, process, log)
-    deadline = time.monotonic() + 600  # the first start sets up (pip, npm) under a lock
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"scripts/hub.sh ended:\n{hub.log_tail()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/services/execplanner/", timeout=5).status_code == 200:
-                return hub
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    hub.stop()
-    raise AssertionError(f"hub on port {port} did not start:\n{hub.log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -143,54 +95,6 @@ class Steps:
         return path
 
 
-def dismiss_news(page: Any) -> None:
-    """Close JupyterLab's "notify me of Jupyter news?" toast, if it is up."""
-    toast = page.locator(".Toastify__toast").filter(has_text="Jupyter news")
-    if toast.count():
-        toast.get_by_role("button", name="No", exact=True).click()
-        toast.wait_for(state="detached", timeout=5_000)
-
-
-def login(page: Any, hub: Hub, user: str) -> None:
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", "any")
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(hub/(home|spawn|spawn-pending)|user/).*"), timeout=60_000)
-
-
-def save_as(page: Any, name: str) -> None:
-    """Ctrl+S on a new document: JupyterLab asks for its name on the first save."""
-    page.keyboard.press("Control+s")
-    dialog = page.locator(".jp-Dialog")
-    dialog.wait_for(timeout=10_000)
-    field = dialog.locator("input[type=text]")
-    field.fill(name)
-    field.press("Enter")
-    dialog.wait_for(state="detached", timeout=10_000)
-
-
-def run_first_cell(page: Any, notebook: Any, text: str, expect: Any) -> None:
-    """Run the notebook's first cell once its kernel is idle (a run sent while the kernel still
-    starts can be lost: then it is sent again), and wait for ``text`` in its output."""
-    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first).to_be_visible(timeout=120_000)
-    output = notebook.locator(".jp-OutputArea-output").first
-    for _ in range(3):
-        notebook.locator(".jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(output).to_contain_text(text, timeout=40_000)
-            return
-        except AssertionError:
-            continue
-    expect(output).to_contain_text(text, timeout=40_000)
-
-
-def new_from_launcher(page: Any, category: str, label: str) -> None:
-    page.locator('[data-command="launcher:create"]').first.click()
-    page.locator(f'.jp-LauncherCard[data-category="{category}"]:visible', has_text=label).first.click()
-
-
 def make_token(page: Any, hub: Hub) -> str:
     """What the README says: open /hub/token, press "Request new API token", copy it."""
     page.goto(f"{hub.url}/hub/token")
@@ -223,27 +127,11 @@ def offer_starts(panel: Any) -> dict[str, tuple[str, float]]:
 
 
 def test_two_hubs_from_the_readme_to_a_running_notebook(hubs: tuple[Hub, Hub]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     a, b = hubs
-    home = tempfile.mkdtemp(prefix="chromium-home-")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                         env={**os.environ, "HOME": home})
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            try:
-                _walk(page, context, a, b, expect)
-            except Exception:
-                page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-                raise
-            finally:
-                browser.close()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with chromium(ARTIFACTS / "failure.png") as (page, context):
+        _walk(page, context, a, b, expect)
 
 
 def _walk(page: Any, context: Any, a: Hub, b: Hub, expect: Any) -> None:

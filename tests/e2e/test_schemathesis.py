@@ -23,7 +23,7 @@ import pytest
 import schemathesis
 import yaml
 from brokers import Broker
-from hostile import log_problems, start_fuzz_hub
+from hostile import FUZZ_SETTINGS, log_problems
 from hubprocess import RealHub
 
 from jupyterhub_execplanner.service.openapi import load_openapi, validate
@@ -40,8 +40,9 @@ CONFIG = schemathesis.Config.from_dict(
             # per operation, and Hypothesis needs about two seconds to draw one that breaks it. These
             # get fuzzing only, of valid requests for the two v1.0 endpoints; hostile ones are the
             # corpus of test_hostile_bodies.py and the readers' fuzzing in test_fuzz_readers.py.
+            # The relay's (peers/{hub}/...) take the same requests on to a peer.
             {
-                "include-path-regex": "^/(requests|direct)$",
+                "include-path-regex": r"^(/peers/\{hub\})?/(requests|direct)$",
                 "phases": {"coverage": {"enabled": False}},
                 "generation": {"mode": "positive", "max-examples": 20},
             },
@@ -66,15 +67,23 @@ CHECKS = [
 # Whether a request is acceptable is the document's to say except where the answer depends on more:
 # a schema-valid request this hub cannot serve is a 200 NO (requests, request) or the standard's 400
 # FAILED session (direct), and a schema-invalid one is read as far as it goes, a NO naming the field;
-# an offer update's ident must equal the uuid in its URL.
+# an offer update's ident must equal the uuid in its URL; whether a token can be revoked depends on
+# the client the hub issued it to.
 DATA_CHECKS = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection]
-NOT_DECIDED_BY_THE_SCHEMA = {"POST /requests", "POST /direct", "POST /request", "POST /offers/{uuid}"}
+NOT_DECIDED_BY_THE_SCHEMA = {"POST /requests", "POST /direct", "POST /request", "POST /offers/{uuid}",
+                             "POST /links/revoke"}
 LISTING_EVERY = 25  # cases between two checks that bob's sessions are still served
 
 
 @pytest.fixture(scope="module")
 def fuzz_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealHub]:
-    hub = start_fuzz_hub(tmp_path_factory.mktemp("schemathesis-hub"))
+    # a peer users can link their accounts on (never reached: alice has no link there), so that
+    # GET links, DELETE links/{hub} and the relay answer as on a hub with linked accounts
+    settings = {**FUZZ_SETTINGS, "peers": [
+        {"name": "hub-b", "url": "http://127.0.0.1:9/services/execplanner/",
+         "link": {"client_id": "service-fuzz-a", "secret": "s3cret-for-fuzzing"}}]}
+    hub = RealHub.start(tmp_path_factory.mktemp("schemathesis-hub"), settings=settings,
+                        env={"JUPYTERHUB_CRYPT_KEY": "11" * 32})
     try:
         yield hub
     finally:

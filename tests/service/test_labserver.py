@@ -93,12 +93,13 @@ def test_hubs_are_kept_privately_and_tokens_never_shown(world: dict[str, Any]) -
     server: LabServer = world["server"]
     a, b = world["a"], world["b"]
     assert server.get("hubs").json() == {"hubs": [
-        {"name": "this-hub", "url": a.broker, "own": True, "has_token": True}]}
+        {"name": "this-hub", "url": a.broker, "own": True, "has_token": True, "kind": "own",
+         "link": None}]}
     token = b.user_token("alice")
     added = server.post("hubs", {"name": "B", "url": b.url, "token": token})
     assert added.status_code == 201
     assert added.json() == {"name": "B", "url": b.broker, "own": False, "has_token": True,
-                            "user": "alice"}  # checked: "connected as alice"
+                            "kind": "added", "link": None, "user": "alice"}  # checked: "connected as alice"
     again = server.post("hubs", {"name": "B", "url": b.broker, "token": token})  # replaces it
     assert again.status_code == 201
     listed = server.get("hubs")
@@ -674,3 +675,44 @@ def test_files_that_are_not_utf8_are_a_400_without_the_servers_paths(bare: dict)
     for text in (message, response.text):
         assert str(server.folder) not in text, text
     assert capture.seen == []
+
+
+LINKS_ANSWERS = {  # what an own broker may answer to GET links, and what the panel is told
+    "hostile-entries": (fixed(b'{"links": [{"hub": "../x", "state": "linked"}, 7, {"hub": "b", '
+                              b'"state": "maybe"}]}', "application/json"), "is not a hub name"),
+    "login-page": (fixed(b"<html><body>Sign in</body></html>", "text/html"), "a login page?"),
+    "server-error": (fixed(b'{"message": "boom"}', "application/json", 500), "boom"),
+    "no-list": (fixed(b'{"links": {"b": 1}}', "application/json"), "no 'links' list"),
+    "trickle": (trickle, "timed out"),
+}
+
+
+def test_an_own_broker_that_cannot_list_links_leaves_the_other_hubs_listed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``GET execplanner/hubs`` asks the own broker for the linked hubs within the timeout; whatever
+    it answers instead (hostile entries, a login page, an error, nothing), the own and added hubs are
+    listed and ``links_error`` says what went wrong. A broker without linked accounts (404) is no
+    error: its hubs are listed without ``links_error``."""
+    current: dict[str, Any] = {"answer": fixed(b"{}", "application/json", 404)}
+    own = Fake(lambda handler, stop: current["answer"](handler, stop))
+    env = {"JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": SECRET}
+    server = LabServer(tmp_path_factory.mktemp("links-lab"), env,
+                       ["--ExecPlannerLab.timeout=2", f"--ExecPlannerLab.own_hub_url={own.url}"])
+    try:
+        plain = server.get("hubs")
+        assert plain.status_code == 200 and "links_error" not in plain.json(), plain.text
+        assert own.seen == [("GET", "/services/execplanner/links", f"token {SECRET}")]
+        for name, (answer, said) in LINKS_ANSWERS.items():
+            current["answer"] = answer
+            started = time.monotonic()
+            response = server.get("hubs")
+            assert time.monotonic() - started < 2 + 3, name
+            assert response.status_code == 200, (name, response.text)
+            doc = response.json()
+            assert [h["kind"] for h in doc["hubs"]] == ["own"], (name, doc)
+            assert doc["links_error"].startswith("this-hub: ") and said in doc["links_error"], (name, doc)
+            assert SECRET not in response.text
+    finally:
+        server.stop()
+        own.close()

@@ -425,7 +425,8 @@ def test_parse_hub_stores_the_broker_url() -> None:
     hub = parse_hub({"name": "b", "url": "https://b.example.org/hub/", "token": " t0k "}, "execplanner",
                     "this-hub")
     assert (hub.url, hub.token, hub.own) == (BASE, "t0k", False)
-    assert hub.public() == {"name": "b", "url": BASE, "own": False, "has_token": True}
+    assert hub.public() == {"name": "b", "url": BASE, "own": False, "has_token": True,
+                            "kind": "added", "link": None}
     broker = parse_hub({"name": "c", "url": "https://c.example.org/x/services/ep/", "token": "t"},
                        "execplanner", None)
     assert broker.url == "https://c.example.org/x/services/ep/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ import pytest
 from jsonschema import ValidationError
 from openapi_spec_validator import validate as validate_spec
 
+from jupyterhub_execplanner.federation.peerconfig import check_peers
+from jupyterhub_execplanner.federation.peers import Peer
+from jupyterhub_execplanner.links.book import Link, LinkBook
+from jupyterhub_execplanner.links.linker import Linker
+from jupyterhub_execplanner.links.sealing import Sealer
 from jupyterhub_execplanner.service.openapi import load_openapi, schema_for, schema_names, validate
+from jupyterhub_execplanner.sessions.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 V1 = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds"
@@ -127,6 +134,22 @@ def offerset(result: str = "YES") -> dict[str, Any]:
     else:
         doc["meta"]["messages"] = [message()]
     return doc
+
+
+def link(**changes: Any) -> dict[str, Any]:
+    """An entry of ``GET links``, as docs/linked-accounts.md shows it."""
+    entry = {
+        "hub": "hub-b",
+        "url": "http://localhost:8001/services/execplanner/",
+        "relay": f"{BASE}peers/hub-b/",
+        "authorize": f"{BASE}links/hub-b/authorize",
+        "state": "linked",
+        "user": "alice-b",
+        "linked_at": NOW,
+        "expires_at": "2026-12-08T15:00:00Z",
+        "message": "Linked as alice-b on hub-b.",
+    }
+    return {**entry, **changes}
 
 
 def execution_request() -> dict[str, Any]:
@@ -259,7 +282,11 @@ def test_operations_take_json_and_yaml_and_answer_errors() -> None:
         for method, operation in item.items():
             if method not in ("get", "post"):
                 continue
-            if method == "post":
+            if method == "post" and "requestBody" not in operation:
+                # the one call without a body: the token it revokes is its Authorization header
+                assert path == "/links/revoke", path
+                assert {"400", "401"} <= set(operation["responses"]), path
+            elif method == "post":
                 body = _resolve(doc, operation["requestBody"])
                 assert {"application/json", "application/yaml"} <= set(body["content"]), path
                 # the progress and launch endpoints take a session's own token, never a hub token:
@@ -272,7 +299,7 @@ def test_operations_take_json_and_yaml_and_answer_errors() -> None:
                 assert "404" in operation["responses"], path
             for code, response in operation["responses"].items():
                 response = _resolve(doc, response)
-                if code.startswith("4") and path != "/direct":
+                if code.startswith("4") and path not in ("/direct", "/peers/{hub}/direct"):
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, code)
     assert "409" in doc["paths"]["/sessions/{uuid}"]["post"]["responses"]
@@ -407,6 +434,16 @@ def test_schema_for_is_self_contained() -> None:
         ("DirectFailure", failed_session()),
         ("SnapshotUpload", {"files": {"analysis.ipynb": "{}", "requirements.txt": "numpy\n"}}),
         ("SnapshotUpload", {"files": {"é 1.ipynb": "", "x" * 255: ""}}),
+        ("LinkList", {"links": []}),
+        ("LinkList", {"links": [link(), link(hub="hub-c", state="unlinked", user=None, linked_at=None,
+                                            expires_at=None, message="Not linked.")]}),
+        ("LinkList", {"links": [link(state="expired", expires_at=None, owner="alice"),
+                                link(hub="gone", url=None, owner="bob")]}),
+        ("Unlinked", {"hub": "hub-b", "state": "unlinked", "revoked": True, "message": "Unlinked."}),
+        ("Unlinked", {"hub": "hub-b", "state": "unlinked", "revoked": False, "message": "No link."}),
+        ("Error", {"status": 409, "message": "hub-b: your account there is not linked.",
+                   "link": "unlinked"}),
+        ("Error", {"status": 409, "message": "hub-b: link again.", "link": "expired"}),
     ],
 )
 def test_good_documents_validate(name: str, doc: dict[str, Any]) -> None:
@@ -478,11 +515,49 @@ def _broken(change: Any) -> dict[str, Any]:
         ("SnapshotUpload", {"files": {"a\x00.ipynb": "x"}}),
         ("SnapshotUpload", {"files": {"x" * 256: "x"}}),
         ("SnapshotUpload", {"files": {f"{i}.txt": "x" for i in range(5)}}),
+        ("LinkList", [link()]),
+        ("LinkList", {"links": [link(state="BOGUS")]}),
+        ("LinkList", {"links": [link(linked_at="yesterday")]}),
+        ("LinkList", {"links": [{k: v for k, v in link().items() if k != "relay"}]}),
+        ("LinkList", {"links": [link(url=None, relay=None)]}),
+        ("Unlinked", {"hub": "hub-b", "state": "linked", "revoked": True, "message": "x"}),
+        ("Unlinked", {"hub": "hub-b", "state": "unlinked", "revoked": "no", "message": "x"}),
+        ("Error", {"status": 409, "message": "x", "link": "linked"}),
     ],
 )  # fmt: skip
 def test_broken_documents_do_not_validate(name: str, doc: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         validate(doc, name)
+
+
+async def test_the_linkers_answers_are_as_documented(tmp_path: Path) -> None:
+    """What the links endpoints answer (links/linker.py) validates: a user's links in each state,
+    an admin's listing (with a link to a hub that is no longer a peer), and an unlink."""
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    specs = check_peers([
+        {"name": "hub-b", "url": "https://hub-b.example.org/services/execplanner/",
+         "link": {"client_id": "service-hub-a", "secret": "s3cret"}},
+        {"name": "hub-c", "url": "https://hub-c.example.org/services/execplanner/",
+         "link": {"client_id": "service-hub-a", "secret_env": "UNSET_LINK_SECRET"}},
+    ])
+    sealer = Sealer({"JUPYTERHUB_CRYPT_KEY": "00" * 32})
+    book = LinkBook(Store(f"sqlite:///{tmp_path / 'broker.sqlite'}"), lambda: now)
+    linker = Linker([Peer(s, {}) for s in specs], book, sealer, clock=lambda: now)
+    made = {"token": sealer.seal("t"), "token_id": "a1", "scopes": ("custom:execplanner:request",),
+            "created": now}
+    book.put(Link(owner="alice", peer="hub-b", remote_user="alice-b", expires=now + timedelta(days=1),
+                  **made))
+    book.put(Link(owner="bob", peer="hub-b", remote_user="bob-b", expires=None, broken="refused", **made))
+    book.put(Link(owner="bob", peer="hub-gone", remote_user="bob-g", expires=None, **made))
+
+    mine = linker.describe("alice", BASE)
+    assert [(e["hub"], e["state"]) for e in mine] == [("hub-b", "linked"), ("hub-c", "unlinked")]
+    validate({"links": mine}, "LinkList")
+    everyone = linker.describe(None, BASE)
+    assert [(e["owner"], e["hub"], e["state"]) for e in everyone] == [
+        ("alice", "hub-b", "linked"), ("bob", "hub-b", "expired"), ("bob", "hub-gone", "linked")]
+    validate({"links": everyone}, "LinkList")
+    validate(await linker.unlink("carol", "hub-b"), "Unlinked")
 
 
 @pytest.mark.parametrize("text", ["PT1H", "PT30S", "PT0S", "P1D", "P1DT2H30M", "PT0.5S", "P2W"])

@@ -199,7 +199,7 @@ COLLECTION = {"path": "/data/s", "url_prefix": "https://a.example.org/s/"}
     [
         ("peers", [{**PEER, "tokn": "x"}],
          "ExecPlanner.peers[0] (peer 'b'): unknown key 'tokn' (did you mean 'token'?); the keys are "
-         "forward_token, name, token, token_env, url"),
+         "forward_token, link, name, token, token_env, url"),
         ("peers", [{"url": "https://b.example.org", "token": "t"}],
          "ExecPlanner.peers[0]: 'name' is missing: give a short name of letters, digits, '.', '_' or '-' "
          "(it appears in messages), like 'hub-b'"),

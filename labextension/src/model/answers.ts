@@ -11,9 +11,11 @@ import {
   IPrepareBody,
   IPrepareResponse,
   IRequestAskBody,
+  LinkState,
   RequestFunction
 } from '../types';
 import { ErrorState } from './errors';
+import { linkOf } from './links';
 import { errorText, State } from './state';
 
 /** A hub's row when its `ask` call itself failed (the server unreachable, a 4xx, a bad answer). */
@@ -34,6 +36,10 @@ export class AnswersModel extends State {
     this._request = request;
     this._errors = errors;
   }
+
+  /** Told when a hub answers that the account there must be linked (again): the hub list shows
+   * it beside the hub (set by the panel's model). */
+  onLink: (hub: string, state: LinkState) => void = () => undefined;
 
   /** From Ask until the last hub asked has answered (or the user moved on: `reset()`). */
   get asking(): boolean {
@@ -188,6 +194,10 @@ export class AnswersModel extends State {
     }
     this._answers = [...this._answers.filter(a => a.hub !== hub), answer];
     this.emit();
+    const link = linkOf(answer);
+    if (link) {
+      this.onLink(hub, link);
+    }
   }
 
   private readonly _request: RequestFunction;

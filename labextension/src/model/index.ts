@@ -9,6 +9,7 @@
  */
 import { buildAskBody, DEFAULTS, IDefaults } from '../form';
 import {
+  APIError,
   IAskBody,
   IOffer,
   ISession,
@@ -42,6 +43,9 @@ export class ExecPlannerModel extends State {
     this.progress = new SessionModel(request);
     this.sessions = new SessionsModel(request, this.errors);
     this.files = new FilesModel(request);
+    const onLink = this.hubs.markLink.bind(this.hubs);
+    this.answers.onLink = onLink;
+    this.sessions.onLink = onLink;
     for (const part of this._parts()) {
       part.changed.connect(this._forward, this);
     }
@@ -236,6 +240,10 @@ export class ExecPlannerModel extends State {
     try {
       session = await sessionAction(this._request, hub, uuid, action);
     } catch (error) {
+      if (error instanceof APIError && error.link) {
+        this.hubs.markLink(hub, error.link); // "Link again" beside the hub, not an error
+        return false;
+      }
       this.errors.set(`${failure}: ${errorText(error)}`);
       return false;
     }

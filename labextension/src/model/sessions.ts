@@ -2,8 +2,14 @@
  * "My sessions": the user's sessions on every hub with a token, and the hubs that could not be
  * reached.
  */
-import { ISession, ISessionsResponse, RequestFunction } from '../types';
+import {
+  ISession,
+  ISessionsResponse,
+  LinkState,
+  RequestFunction
+} from '../types';
 import { ErrorState } from './errors';
+import { linkOf } from './links';
 import { errorText, State } from './state';
 
 /** A hub whose sessions could not be listed. */
@@ -18,6 +24,10 @@ export class SessionsModel extends State {
     this._request = request;
     this._errors = errors;
   }
+
+  /** Told when a hub's account must be linked (again): not an error of the list, the hub list
+   * shows it beside the hub (set by the panel's model). */
+  onLink: (hub: string, state: LinkState) => void = () => undefined;
 
   get list(): readonly ISession[] {
     return this._sessions;
@@ -44,8 +54,15 @@ export class SessionsModel extends State {
     try {
       const data = await this._request<ISessionsResponse>('sessions');
       this._sessions = data?.sessions ?? [];
-      this._hubErrors = data?.errors ?? [];
+      const errors = data?.errors ?? [];
+      this._hubErrors = errors.filter(e => !linkOf(e));
       this._errors.set(null);
+      for (const e of errors) {
+        const link = linkOf(e);
+        if (link) {
+          this.onLink(e.hub, link);
+        }
+      }
     } catch (error) {
       this._errors.set(`Could not list your sessions: ${errorText(error)}`);
     } finally {

@@ -17,6 +17,12 @@ function waited(started: number | null, now: number): string {
     : `${Math.max(0, Math.floor((now - started) / 1000))} s`;
 }
 
+/** A linked hub's row when its account must be linked (again): not an error. */
+const LINK_TEXT: Record<string, string> = {
+  unlinked: 'not linked',
+  expired: 'link again'
+};
+
 const STATUS_TEXT: Record<string, string> = {
   YES: 'YES',
   NO: 'NO',
@@ -40,7 +46,7 @@ export function Answers({
     >
       {rows.map(row => {
         const messages =
-          row.status === 'error'
+          row.status === 'error' && !row.link
             ? readableMessages(row.messages.map(hubFailureText))
             : readableMessages(row.messages);
         return (
@@ -49,9 +55,17 @@ export function Answers({
             data-testid="ep-answer"
             data-hub={row.hub}
             data-status={row.status}
+            data-link={row.link ?? undefined}
           >
             <strong>{row.hub}</strong>:{' '}
-            {row.status === 'asking' ? (
+            {row.link ? (
+              <span
+                className="jp-execplanner-status-link"
+                title="Link your account on this hub (beside it in the list), then ask again"
+              >
+                {LINK_TEXT[row.link] ?? row.link}
+              </span>
+            ) : row.status === 'asking' ? (
               <span
                 className="jp-execplanner-status-asking"
                 title="This hub has not answered yet"

@@ -1,12 +1,78 @@
 /**
- * The hubs to ask: one tick box each (the own hub first), **Remove** on every hub but the own,
- * and the form that adds a hub by name, URL and token: the server checks it ("connected as
- * alice"), each problem shows next to its field, and the hub added is ticked.
+ * The hubs to ask: one tick box each (the own hub first), **Remove** on every hub the user added,
+ * **Link account** / **Link again** / "linked as alice-b" with **Unlink** on each linked hub (a
+ * peer of the own hub, asked as the user's account there), and the form that adds a hub by name,
+ * URL and token: the server checks it ("connected as alice"), each problem shows next to its
+ * field, and the hub added is ticked. The list is fetched again when the link page says it is
+ * done (a message to this window) and when the panel's window gets the focus back.
  */
 import * as React from 'react';
 
 import { HUB_LABELS, INewHub } from '../form';
 import { HubsModel } from '../model/hubs';
+import { canAsk, hubKind, linkView } from '../model/links';
+import { IHub } from '../types';
+
+/** Listen to the link page (its message to this window) and to the window's focus. */
+function useLinkEvents(hubs: HubsModel): void {
+  React.useEffect(() => {
+    const onMessage = (event: MessageEvent): void => {
+      void hubs.linkMessage(event.data, event.origin, window.location.origin);
+    };
+    const onFocus = (): void => {
+      if (hubs.hasLinkedHubs) {
+        void hubs.refresh();
+      }
+    };
+    window.addEventListener('message', onMessage);
+    window.addEventListener('focus', onFocus);
+    return () => {
+      window.removeEventListener('message', onMessage);
+      window.removeEventListener('focus', onFocus);
+    };
+  }, [hubs]);
+}
+
+/** A linked hub's state and its button: Link account, Link again, or Unlink. */
+function LinkControls({
+  hub,
+  hubs
+}: {
+  hub: IHub;
+  hubs: HubsModel;
+}): JSX.Element | null {
+  const view = linkView(hub);
+  if (!view) {
+    return null;
+  }
+  return (
+    <>
+      <span
+        className={`jp-ExecPlanner-linkState jp-execplanner-badge jp-execplanner-link-${view.state}`}
+        data-testid="ep-link-state"
+        title={hub.link?.message ?? undefined}
+      >
+        {view.text}
+      </span>
+      <button
+        className="jp-execplanner-link"
+        data-testid={`ep-hub-${view.action}`}
+        aria-label={view.ariaLabel}
+        title={view.title}
+        disabled={!view.enabled}
+        onClick={() => {
+          if (view.action === 'link') {
+            hubs.link(hub.name);
+          } else {
+            void hubs.unlink(hub.name);
+          }
+        }}
+      >
+        {view.label}
+      </button>
+    </>
+  );
+}
 
 function HubField(props: {
   field: keyof INewHub;
@@ -68,6 +134,7 @@ export function HubList({
     }
   };
   const problems = hubs.addProblems;
+  useLinkEvents(hubs);
   return (
     <fieldset className="jp-execplanner-hubs">
       <legend>Hubs to ask</legend>
@@ -78,26 +145,36 @@ export function HubList({
       )}
       <ul>
         {hubs.list.map(hub => (
-          <li key={hub.name} data-testid="ep-hub" data-hub={hub.name}>
-            <label title={hub.url}>
+          <li
+            key={hub.name}
+            data-testid="ep-hub"
+            data-hub={hub.name}
+            data-kind={hubKind(hub)}
+            data-link={hub.link?.state ?? undefined}
+          >
+            <label title={hub.link?.url ?? hub.url}>
               <input
                 type="checkbox"
                 data-testid="ep-hub-check"
                 checked={hubs.isSelected(hub.name)}
+                disabled={!canAsk(hub)}
                 onChange={e =>
                   hubs.setSelected(hub.name, e.currentTarget.checked)
                 }
               />{' '}
               <strong>{hub.name}</strong>{' '}
-              <span className="jp-execplanner-muted">{hub.url}</span>
+              <span className="jp-execplanner-muted">
+                {hub.link?.url ?? hub.url}
+              </span>
               {hub.own && (
                 <span className="jp-execplanner-badge">your hub</span>
               )}
-              {!hub.own && !hub.has_token && (
+              {hubKind(hub) === 'added' && !hub.has_token && (
                 <span className="jp-execplanner-badge">no token</span>
               )}
-            </label>
-            {!hub.own && (
+            </label>{' '}
+            <LinkControls hub={hub} hubs={hubs} />
+            {hubKind(hub) === 'added' && (
               <button
                 className="jp-execplanner-link"
                 data-testid="ep-hub-remove"
@@ -111,6 +188,20 @@ export function HubList({
           </li>
         ))}
       </ul>
+      {hubs.linksError && (
+        <p className="jp-execplanner-muted" data-testid="ep-links-error">
+          {hubs.linksError}
+        </p>
+      )}
+      {hubs.linkNotice && (
+        <p
+          className="jp-execplanner-muted"
+          data-testid="ep-link-notice"
+          role="status"
+        >
+          {hubs.linkNotice}
+        </p>
+      )}
       <form
         className="jp-execplanner-addhub"
         aria-label="Add a hub"
