@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from .._version import __version__
+from ..client import tls_context
 
 USER_AGENT = f"jupyterhub-execplanner/{__version__} (linked accounts)"
 
@@ -95,7 +96,7 @@ def _client(timeout: float) -> httpx.AsyncClient:
     # the peer is one the admin declared; proxies from the environment are not used (as for every
     # fetch of the broker), and redirects are not followed (a token must go only where it was sent)
     return httpx.AsyncClient(timeout=httpx.Timeout(timeout), trust_env=False, follow_redirects=False,
-                             headers={"User-Agent": USER_AGENT})
+                             headers={"User-Agent": USER_AGENT}, verify=tls_context())
 
 
 def _reason(response: httpx.Response) -> str:

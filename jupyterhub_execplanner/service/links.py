@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from tornado import web
 
+from ..client import tls_context
 from ..federation.merge import PEERS_HEADER, VIA_HEADER, format_via, parse_via
 from ..links.linker import Linker
 from ..links.oauth import USER_AGENT, LinkFlowError
@@ -219,7 +220,8 @@ class RelayHandler(LinksBase):
         timeout = max(self.config.duration("peer_timeout").total_seconds(),
                       RELAY_TIMEOUT_WRITE if write else 0.0)
         try:
-            async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False) as http:
+            async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False,
+                                         verify=tls_context()) as http:
                 response = await http.request(self.request.method or "GET", f"{target.url}{path}{query}",
                                               headers=headers, content=self.raw_body() if write else None)
         except httpx.HTTPError as e:
