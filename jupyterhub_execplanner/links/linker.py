@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,9 @@ class Linker:
     def _entry(self, peer: Peer | None, name: str, link: Link | None, base: str, now: datetime,
                owner: str | None = None) -> dict[str, Any]:
         state = link.state(now) if link is not None else UNLINKED
+        if link is not None and state == LINKED and self.sealer is not None \
+                and self.sealer.open(link.token) is None:
+            state, link = EXPIRED, replace(link, broken="this hub's encryption key changed")
         entry: dict[str, Any] = {
             "hub": name,
             "url": peer.url if peer is not None else None,

@@ -145,6 +145,8 @@ def test_a_changed_key_makes_the_link_one_to_make_again(linker: Linker, clock: C
     other = Sealer({"JUPYTERHUB_CRYPT_KEY": "11" * 32})
     linker.book.put(Link(owner="alice", peer="hub-b", remote_user="alice-b", token=other.seal("t"),
                          token_id=None, scopes=(), created=clock.now, expires=None))
+    (entry,) = linker.describe("alice", BASE)  # listed as it is before any use
+    assert entry["state"] == EXPIRED and "encryption key changed" in entry["message"]
     assert linker.token("alice", "hub-b") is None
     assert linker.describe("alice", BASE)[0]["state"] == EXPIRED
 
