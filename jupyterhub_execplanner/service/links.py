@@ -65,19 +65,17 @@ class LinksBase(BaseHandler):
         if not isinstance(value, LinkFlowError):
             super().log_exception(typ, value, tb)
 
-    def whose(self, who: Identity, argument: str) -> str | None:
-        """The owner acted for: the caller's own, or (admins) ``?{argument}=name`` (``all``: None)."""
-        name = self.get_argument(argument, None)
-        if argument == "all" and name is not None:
-            flag = name.lower()
-            if flag not in ("1", "true", "yes", "0", "false", "no"):
-                raise web.HTTPError(400, f"all must be true or false (1 or 0), not {name!r}.")
-            name = None if flag in ("0", "false", "no") else name
+    def owner(self, who: Identity) -> str:
+        """The owner acted for: the caller's own, or (admins) ``?user=NAME``'s."""
+        name = self.get_argument("user", None)
         if name is None:
             return who.owner
+        self.admin_only(who, "user")
+        return Identity(name=name).owner
+
+    def admin_only(self, who: Identity, argument: str) -> None:
         if not who.admin:
             raise web.HTTPError(403, f"Only an admin may give '{argument}': leave it out to see your own.")
-        return None if argument == "all" else Identity(name=name).owner
 
 
 class LinksHandler(LinksBase):
@@ -87,7 +85,10 @@ class LinksHandler(LinksBase):
 
     def get(self) -> None:
         who = self.require(scopes.REQUEST)
-        self.answer({"links": self.linker.describe(self.whose(who, "all"), self.base_url())})
+        everybody = self.flag("all")  # the shared true/false reader: 400 for any other value
+        if everybody:
+            self.admin_only(who, "all")
+        self.answer({"links": self.linker.describe(None if everybody else who.owner, self.base_url())})
 
 
 class LinkHandler(LinksBase):
@@ -97,9 +98,7 @@ class LinkHandler(LinksBase):
 
     async def delete(self, peer: str) -> None:
         who = self.require(scopes.SESSIONS)
-        owner = self.whose(who, "user")
-        assert owner is not None
-        self.answer(await self.linker.unlink(owner, peer))
+        self.answer(await self.linker.unlink(self.owner(who), peer))
 
 
 class LinkPage(LinksBase):
