@@ -113,7 +113,14 @@ class Sessions:
             assert session["phase"] != "FAILED" or "FAILED" in phases, session["meta"]["messages"]
             return session if session["phase"] in phases else None
 
-        return wait_for(check, timeout, f"session {uuid} in {phases}\n{self.hub.log_tail(30)}")
+        try:
+            return wait_for(check, timeout, f"session {uuid} in {phases}")
+        except AssertionError as e:
+            # what the session and the hub say at the timeout, not when the wait began
+            last = self.get(uuid)
+            said = [f"{m.get('level')} {m.get('message')}" for m in last["meta"]["messages"]]
+            raise AssertionError(f"{e}\nits phase: {last['phase']}, schedule: {last.get('schedule')}"
+                                 f"\nits messages: {said}\n{self.hub.log_tail(40)}") from None
 
     def server(self, uuid: str) -> httpx.Response:
         return self.hub.api("GET", f"users/{self.user}/servers/{launch.server_name_for(uuid)}")

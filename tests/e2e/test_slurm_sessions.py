@@ -222,6 +222,10 @@ async def test_later_offer_is_reserved_kept_and_runs_its_notebook(
 def test_job_slurm_kills_ends_the_session_failed(slurm_hub: RealHub, cluster: SlurmCluster) -> None:
     cluster.wait_idle()
     carol = Sessions(slurm_hub, "carol")
+    # the broker reads the cluster every second: until it has seen the last test's jobs go, its
+    # first GPU offer is after their time limit
+    wait_for(lambda: start_of(first_offer(carol, ask(gpus=1))) < now() + timedelta(seconds=60), 20,
+             "a GPU offer for now once the broker sees the cluster idle")
     uuid = carol.accept_new(ask(gpus=1))["meta"]["uuid"]
     carol.wait_phase(uuid, {"AVAILABLE", "RUNNING"}, 120)
     job = job_of(cluster, uuid)
