@@ -248,7 +248,23 @@ class BrokerClient:
         if doc is not None:
             content = _encode(doc)
             headers["Content-Type"] = "application/json"
-        request = self._http.build_request(method, url, content=content, headers=headers)
+        response = await self._exchange(method, url, content, headers)
+        data = response.content
+        body = None
+        if data:
+            looks_json = data.lstrip()[:1] in (b"{", b"[")
+            if looks_json or len(data) <= MAX_YAML_ANSWER:
+                try:
+                    body = parse_document(data)
+                except ValueError:
+                    body = None
+        return response, body
+
+    async def _exchange(self, method: str, url: str, content: bytes | None,
+                        headers: Mapping[str, str]) -> httpx.Response:
+        """One call; the answer read whole, but never past :data:`MAX_ANSWER` bytes (a larger one is
+        a BrokerError, read no further)."""
+        request = self._http.build_request(method, url, content=content, headers=dict(headers))
         response = await self._http.send(request, stream=True)
         try:
             chunks, size = [], 0
@@ -261,17 +277,15 @@ class BrokerClient:
                 chunks.append(chunk)
         finally:
             await response.aclose()
-        data = b"".join(chunks)
-        response._content = data  # what httpx's read() would set: .content and .text work as usual
-        body = None
-        if data:
-            looks_json = data.lstrip()[:1] in (b"{", b"[")
-            if looks_json or len(data) <= MAX_YAML_ANSWER:
-                try:
-                    body = parse_document(data)
-                except ValueError:
-                    body = None
-        return response, body
+        response._content = b"".join(chunks)  # what httpx's read() sets: .content and .text work
+        return response
+
+    async def passthrough(self, method: str, path: str, content: bytes | None = None,
+                          headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """``method`` on ``path`` (relative to the broker; a query included) with ``content`` sent as
+        it is, and the answer as it came, unparsed, whatever its status (a relay passes both on).
+        At most :data:`MAX_ANSWER` bytes are read: a larger answer is a BrokerError."""
+        return await self._exchange(method, self.url_for(path), content, headers or {})
 
     async def _call(self, method: str, url: str, doc: Any = None, *, direct: bool = False) -> Any:
         response, body = await self._send(method, url, doc)

@@ -4,8 +4,9 @@ own broker's relay for that peer (``{own}peers/{name}/``) and whose token is the
 token. The tokens of the linked accounts stay with the own hub's broker: neither this server nor
 the browser ever sees them.
 
-:func:`parse_links` is pure and total: a hostile or malformed answer gives no peer (or fewer) and
-a message saying what was wrong, never an exception. :func:`fetch_links` and :func:`unlink` are
+:func:`parse_links` is pure and total: each entry is checked by :mod:`..links.listing` (as the
+command line checks it); a hostile or malformed answer gives no peer (or fewer) and a message
+saying what was wrong, never an exception. :func:`fetch_links` and :func:`unlink` are
 the two calls to the own broker; :func:`link_state` reads the relay's "not linked" answer (409 with
 ``link``).
 """
@@ -16,15 +17,15 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from ..client import BrokerClient, BrokerError, describe_error
-from .hubs import NAME_PATTERN, Hub, Link
+from ..links import listing
+from ..links.listing import LinkEntry, ListingError
+from .hubs import Hub, Link
 
-LINK_STATES = ("linked", "unlinked", "expired")
-MAX_TEXT = 500  # characters of a message or a name kept from the broker's answer
 PEERS_HEADER = "X-Execplanner-Peers"  # "none": the own hub answers alone (the panel asks each peer)
 
 
@@ -36,87 +37,49 @@ class Found:
     error: str | None = None
 
 
-def _shown(value: Any, size: int = 64) -> str:
-    """``value`` as Python shows it, cut to ``size`` characters (for messages)."""
-    text = repr(value)
-    return text if len(text) <= size else text[: size - 1] + "…"
-
-
-def _text(value: Any) -> str | None:
-    return value[:MAX_TEXT] if isinstance(value, str) and value.strip() else None
-
-
-def _http_url(value: Any) -> str | None:
-    """``value`` when it is an absolute http(s) URL (never ``javascript:`` and the like)."""
-    if not isinstance(value, str) or len(value) > 2000:
-        return None
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        return None
-    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
-
-
 def relay_url(own: Hub, name: str) -> str:
     """The own broker's relay for peer ``name``: ``{own}peers/{name}/``."""
-    return f"{own.url}peers/{quote(name, safe='')}/"
+    return listing.relay_for(own.url, name)
 
 
-def _relay(own: Hub, name: str, given: Any) -> str:
-    """The relay the broker named when it is on the own broker (the own hub's token goes there),
-    else the one built from the own broker's URL."""
-    url = _http_url(given)
-    if url and url.startswith(own.url) and ".." not in urlsplit(url).path.split("/"):
-        return url if url.endswith("/") else url + "/"
-    return relay_url(own, name)
-
-
-def _peer(item: Any, index: int, own: Hub, taken: set[str]) -> tuple[Hub | None, str | None]:
-    where = f"links[{index}]"
-    if not isinstance(item, dict):
-        return None, f"{where} is not an object"
-    name = item.get("hub")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        return None, f"{where}.hub {_shown(name)} is not a hub name"
-    if name in taken:
-        return None, (
-            f"{name}: a hub you added has this name; remove or rename it (Remove, then add it "
-            "again under another name) to link your account there"
-            if name != own.name
-            else f"{name}: a peer of your hub has your own hub's name; ask the hub's admin to rename it"
-        )
-    state = item.get("state")
-    if state not in LINK_STATES:
-        return None, f"{name}: state {_shown(state, 32)} is not one of {', '.join(LINK_STATES)}"
+def _hub(entry: LinkEntry, own: Hub) -> Hub:
     link = Link(
-        state=state,
-        user=_text(item.get("user")) if state == "linked" else None,
-        authorize=_http_url(item.get("authorize")),
-        expires_at=_text(item.get("expires_at")),
-        message=_text(item.get("message")),
-        url=_http_url(item.get("url")),
+        state=entry.state,
+        user=entry.user if entry.linked else None,
+        authorize=entry.authorize,
+        expires_at=entry.expires_at,
+        message=entry.message or None,
+        url=entry.url,
     )
-    return Hub(name, _relay(own, name, item.get("relay")), own.token, link=link), None
+    return Hub(entry.hub, listing.relay_for(own.url, entry.hub, entry.relay), own.token, link=link)
+
+
+def _taken(name: str, own: Hub) -> str:
+    if name == own.name:
+        return f"{name}: a peer of your hub has your own hub's name; ask the hub's admin to rename it"
+    return (f"{name}: a hub you added has this name; remove or rename it (Remove, then add it again "
+            "under another name) to link your account there")
 
 
 def parse_links(doc: Any, own: Hub, taken: Iterable[str] = ()) -> Found:
-    """The peers of a ``GET {own}links`` answer, in its order; ``taken``: names already in the list
-    (the own hub's, the added hubs'), which a peer may not take. Each entry that cannot be used is
-    left out and named in ``error``."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("links"), list):
-        what = "text, not JSON (a login page?)" if isinstance(doc, str) else f"a JSON {type(doc).__name__}"
-        return Found(error=f"{own.name}: your linked accounts could not be listed: the answer to GET "
-                     f"links is {what} with no 'links' list; check that {own.url} is the hub's broker")
+    """The peers of a ``GET {own}links`` answer, in its order (each entry checked by
+    :func:`.links.listing.read_links`, as the command line does); ``taken``: names already in the
+    list (the own hub's, the added hubs'), which a peer may not take. Each entry that cannot be used
+    is left out and named in ``error``."""
+    try:
+        entries, problems = listing.read_links(doc)
+    except ListingError as e:
+        what = "text, not JSON (a login page?)" if isinstance(doc, str) else str(e)
+        return Found(error=f"{own.name}: your linked accounts could not be listed: {what}; check "
+                     f"that {own.url} is the hub's broker")
     names = set(taken) | {own.name}
     found = Found()
-    problems = []
-    for index, item in enumerate(doc["links"]):
-        hub, problem = _peer(item, index, own, names)
-        if problem:
-            problems.append(problem)
-        if hub is not None:
-            names.add(hub.name)
-            found.peers.append(hub)
+    for entry in entries:
+        if entry.hub in names:
+            problems.append(_taken(entry.hub, own))
+            continue
+        names.add(entry.hub)
+        found.peers.append(_hub(entry, own))
     if problems:
         found.error = f"{own.name}: some linked accounts are not shown: " + "; ".join(problems[:5])
     return found

@@ -93,9 +93,11 @@ class Granted:
 
 
 def _client(timeout: float) -> httpx.AsyncClient:
-    # the peer is one the admin declared; proxies from the environment are not used (as for every
-    # fetch of the broker), and redirects are not followed (a token must go only where it was sent)
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), trust_env=False, follow_redirects=False,
+    # the peer is one the admin declared: it is reached as the federation and the relay reach it
+    # (BrokerClient), through the HTTP(S) proxy of the hub's environment when there is one (the
+    # fetches of URLs users give never are); redirects are not followed (a token must go only where
+    # it was sent)
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False,
                              headers={"User-Agent": USER_AGENT}, verify=tls_context())
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from tornado import web
 
-from ..client import tls_context
+from ..client import BrokerClient, BrokerError
 from ..federation.merge import PEERS_HEADER, VIA_HEADER, format_via, parse_via
 from ..links.linker import Linker
-from ..links.oauth import USER_AGENT, LinkFlowError
+from ..links.oauth import LinkFlowError
 from ..sessions.manager import Identity
 from ..worker.hubapi import HubAPIError
 from . import scopes
@@ -205,8 +205,7 @@ class RelayHandler(LinksBase):
                                      f"account' in the panel or {self.base_url()}links/{name}/authorize).",
                                 reason=state)
         token, link = found
-        headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
-                   "Accept": self.request.headers.get("Accept", "application/json"),
+        headers = {"Accept": self.request.headers.get("Accept", "application/json"),
                    # the relay is a hop: a peer that federates back here sees the loop
                    VIA_HEADER: format_via(parse_via(self.request.headers.get(VIA_HEADER)),
                                           self.manager.relayed.broker_id)}
@@ -219,10 +218,11 @@ class RelayHandler(LinksBase):
         timeout = max(self.config.duration("peer_timeout").total_seconds(),
                       RELAY_TIMEOUT_WRITE if write else 0.0)
         try:
-            async with httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False,
-                                         verify=tls_context()) as http:
-                response = await http.request(self.request.method or "GET", f"{target.url}{path}{query}",
-                                              headers=headers, content=self.raw_body() if write else None)
+            async with BrokerClient(target.url, token, timeout=timeout, name=name) as peer:
+                response = await peer.passthrough(self.request.method or "GET", f"{path}{query}",
+                                                  self.raw_body() if write else None, headers)
+        except BrokerError as e:  # a larger answer than the client reads
+            raise web.HTTPError(502, f"{e.message}.") from e
         except httpx.HTTPError as e:
             raise web.HTTPError(502, f"{name} did not answer: {e or type(e).__name__}.") from e
         if response.status_code == 401:

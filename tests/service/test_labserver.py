@@ -679,10 +679,10 @@ def test_files_that_are_not_utf8_are_a_400_without_the_servers_paths(bare: dict)
 
 LINKS_ANSWERS = {  # what an own broker may answer to GET links, and what the panel is told
     "hostile-entries": (fixed(b'{"links": [{"hub": "../x", "state": "linked"}, 7, {"hub": "b", '
-                              b'"state": "maybe"}]}', "application/json"), "is not a hub name"),
+                              b'"state": "maybe"}]}', "application/json"), "is not a hub's name"),
     "login-page": (fixed(b"<html><body>Sign in</body></html>", "text/html"), "a login page?"),
     "server-error": (fixed(b'{"message": "boom"}', "application/json", 500), "boom"),
-    "no-list": (fixed(b'{"links": {"b": 1}}', "application/json"), "no 'links' list"),
+    "no-list": (fixed(b'{"links": {"b": 1}}', "application/json"), "without a 'links' list"),
     "trickle": (trickle, "timed out"),
 }
 

@@ -20,6 +20,7 @@ from jupyterhub_execplanner.client import BrokerClient, HubAnswer
 from jupyterhub_execplanner.cliformat import UsageError, format_refusals
 from jupyterhub_execplanner.clilinkformat import Link, LinksError, parse_links
 from jupyterhub_execplanner.clilinks import LinkError
+from jupyterhub_execplanner.links import listing
 
 OWN = "http://127.0.0.1:8000/services/execplanner/"
 
@@ -81,7 +82,7 @@ def test_a_hostile_or_foreign_answer_names_the_entry_and_field(body: Any, expect
 def test_a_long_message_is_cut_and_control_characters_are_blanked() -> None:
     (link,) = parse_links({"links": [entry(message="a\x1b[31mb\n" + "m" * 2000)]})
     assert link.message.startswith("a [31mb m")
-    assert len(link.message) == clilinkformat.MAX_TEXT and link.message.endswith("…")
+    assert len(link.message) == listing.MAX_TEXT and link.message.endswith("…")
 
 
 def test_the_table_says_who_you_are_and_how_to_link_the_others() -> None:
@@ -114,6 +115,9 @@ def test_the_own_token_goes_only_to_the_own_hubs_host() -> None:
     assert clilinkformat.relay_url(OWN, link) == f"{OWN}peers/hub-b/"
     (elsewhere,) = parse_links({"links": [entry(relay="https://evil.example/services/execplanner/peers/hub-b/")]})
     assert clilinkformat.relay_url(OWN, elsewhere) == f"{OWN}peers/hub-b/"  # the contract's, on the own host
+    for relay in (f"{OWN}peers/../../../hub/api/", OWN.replace("execplanner", "other") + "peers/hub-b/"):
+        (outside,) = parse_links({"links": [entry(relay=relay)]})
+        assert clilinkformat.relay_url(OWN, outside) == f"{OWN}peers/hub-b/", relay
     assert clilinkformat.relay_name(f"{OWN}peers/hub-b/") == "hub-b"
     assert clilinkformat.relay_name(OWN) is None
     assert clilinkformat.relay_name("http://h/services/execplanner/sessions/peers/x") is None

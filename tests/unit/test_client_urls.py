@@ -334,3 +334,29 @@ async def test_an_answer_over_the_cap_is_not_read_and_large_yaml_is_not_parsed()
             await broker.session("http://h/services/execplanner/sessions/huge")
         with pytest.raises(BrokerError, match="neither JSON nor YAML"):
             await broker.session("http://h/services/execplanner/sessions/yaml")
+
+
+async def test_passthrough_sends_as_given_and_returns_the_answer_as_it_came() -> None:
+    """The relay's call: the body and headers go as they are, the answer comes back unparsed with
+    its status (a 404 is not an error here), and a larger answer than the cap is not read."""
+    from jupyterhub_execplanner import client as C
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/huge"):
+            return httpx.Response(200, content=b"x" * (C.MAX_ANSWER + 1))
+        return httpx.Response(404, content=b"not: [json", headers={"Content-Type": "text/plain"})
+
+    async with BrokerClient("http://h", "tok", transport=httpx.MockTransport(handler), name="hub-b",
+                            headers={"Via": "1.1 a"}) as broker:
+        answer = await broker.passthrough("POST", "sessions/x?y=1", b"phase: ACCEPTED",
+                                          {"Content-Type": "application/yaml"})
+        assert (answer.status_code, answer.content) == (404, b"not: [json")
+        with pytest.raises(BrokerError, match="hub-b answered more than 4 MiB"):
+            await broker.passthrough("GET", "offersets/huge")
+    sent = seen[0]
+    assert str(sent.url) == "http://h/services/execplanner/sessions/x?y=1"
+    assert sent.content == b"phase: ACCEPTED" and sent.headers["Content-Type"] == "application/yaml"
+    assert sent.headers["Authorization"] == "token tok" and sent.headers["Via"] == "1.1 a"

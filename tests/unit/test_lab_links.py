@@ -59,39 +59,52 @@ def test_own_and_added_hubs_say_their_kind_and_have_no_link() -> None:
 
 
 def test_the_own_token_goes_only_to_the_own_broker() -> None:
-    """A relay elsewhere (another host, another path, a path climbing out) is not used: the own
-    hub's token would go there. The relay built from the own broker's URL is used instead."""
+    """A relay elsewhere (another host, another path, a path climbing out, plainly or encoded) is not
+    used: the own hub's token would go there. The relay built from the own broker's URL is used
+    instead; a relay that is no http(s) URL leaves the entry out, named."""
     for relay in ("http://evil.example.org/services/execplanner/peers/hub-b/",
                   "http://127.0.0.1:8001/services/execplanner/peers/hub-b/",
                   "http://127.0.0.1:8000/services/other/peers/hub-b/",
-                  f"{OWN_URL}peers/../../../hub/api/", "javascript:alert(1)", 42, ""):
+                  f"{OWN_URL}peers/../../../hub/api/", f"{OWN_URL}peers/%2e%2e/%2E%2E/hub/api/"):
         (peer,) = parse_links({"links": [entry(relay=relay)]}, OWN).peers
         assert peer.url == RELAY, relay
+    for relay in ("javascript:alert(1)", 42, ""):
+        found = parse_links({"links": [entry(relay=relay)]}, OWN)
+        assert found.peers == [] and found.error is not None and "links[0].relay is " in found.error
 
 
 @pytest.mark.parametrize("authorize", ["javascript:alert(document.cookie)", "data:text/html,x",
-                                       "//evil.example.org/", "not a url", 7, None, "x" * 3000])
+                                       "//evil.example.org/", "not a url", 7, "x" * 3000])
 def test_only_an_http_authorize_url_reaches_the_browser(authorize: Any) -> None:
-    (peer,) = parse_links({"links": [entry(authorize=authorize, state="expired")]}, OWN).peers
+    found = parse_links({"links": [entry(authorize=authorize, state="expired"), entry(hub="hub-c")]}, OWN)
+    (peer,) = found.peers  # the entry with the hostile URL is left out, the other is shown
+    assert peer.name == "hub-c" and found.error is not None and "links[0].authorize is " in found.error
+    assert "javascript" not in json.dumps([p.public() for p in found.peers])
+
+
+def test_a_peer_without_an_authorize_url_is_shown_without_one() -> None:
+    (peer,) = parse_links({"links": [entry(authorize=None, state="expired")]}, OWN).peers
     assert peer.link is not None and peer.link.authorize is None and peer.link.state == "expired"
 
 
 @pytest.mark.parametrize(
     "doc,error",
     [
-        (None, "no 'links' list"),
-        ("<html>login</html>", "no 'links' list"),
-        ([], "no 'links' list"),
-        ({"links": {"hub-b": {}}}, "no 'links' list"),
-        ({"links": [None]}, "links[0] is not an object"),
-        ({"links": [["hub-b"]]}, "links[0] is not an object"),
-        ({"links": [entry(hub=None)]}, "links[0].hub None is not a hub name"),
-        ({"links": [entry(hub="../hub")]}, "is not a hub name"),
-        ({"links": [entry(hub="a" * 100)]}, "is not a hub name"),
-        ({"links": [entry(state="maybe")]}, "hub-b: state 'maybe' is not one of linked, unlinked, expired"),
-        ({"links": [entry(state=None)]}, "state None"),
-        ({"links": [entry(), entry(user="other")]}, "hub-b: a hub you added has this name"),
+        (None, "the answer is missing without a 'links' list"),
+        ("<html>login</html>", "text, not JSON (a login page?)"),
+        ([], "the answer is a list without a 'links' list"),
+        ({"links": {"hub-b": {}}}, "the answer is an object without a 'links' list"),
+        ({"links": [None]}, "links[0] is missing, not an object"),
+        ({"links": [["hub-b"]]}, "links[0] is a list, not an object"),
+        ({"links": [entry(hub=None)]}, "links[0].hub is missing, not a text"),
+        ({"links": [entry(hub="../hub")]}, "links[0].hub '../hub' is not a hub's name"),
+        ({"links": [entry(hub="a" * 100)]}, "is not a hub's name"),
+        ({"links": [entry(state="maybe")]}, "links[0].state 'maybe' is not one of linked, unlinked, expired"),
+        ({"links": [entry(state=None)]}, "links[0].state is missing"),
+        ({"links": [entry(), entry(user="other")]}, "links[1].hub 'hub-b' is listed twice"),
         ({"links": [entry(hub="this-hub")]}, "a peer of your hub has your own hub's name"),
+        ({"links": [entry(user="\x1b[2Jroot")]}, "links[0].user is not a short line of printable text"),
+        ({"links": [entry(expires_at="soon")]}, "links[0].expires_at is not an ISO 8601 time"),
     ],
 )
 def test_a_malformed_answer_gives_fewer_hubs_and_says_why(doc: Any, error: str) -> None:
@@ -101,12 +114,12 @@ def test_a_malformed_answer_gives_fewer_hubs_and_says_why(doc: Any, error: str) 
 
 
 def test_hostile_values_are_cut_and_typed() -> None:
-    found = parse_links({"links": [entry(user=["x"], message="m" * 10_000, expires_at={"a": 1}),
+    found = parse_links({"links": [entry(message="m" * 10_000), entry(hub="hub-c", user=["x"]),
                                    *[entry(hub=f"h{i}", state="nope") for i in range(20)]]}, OWN)
     (peer,) = found.peers
-    assert peer.link is not None
-    assert peer.link.user is None and peer.link.expires_at is None and len(peer.link.message or "") == 500
-    assert found.error is not None and found.error.count("state 'nope'") == 5  # at most five reasons
+    assert peer.link is not None and peer.name == "hub-b" and len(peer.link.message or "") == 500
+    assert found.error is not None and "links[1].user is a list, not a text" in found.error
+    assert found.error.count("state 'nope'") == 4  # at most five reasons
     assert parse_links({"links": []}, OWN).peers == [] and parse_links({"links": []}, OWN).error is None
 
 
