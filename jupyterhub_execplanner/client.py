@@ -330,12 +330,12 @@ class BrokerClient:
 
     async def session(self, uuid_or_url: str) -> dict[str, Any]:
         """``GET sessions/{uuid}``; a session's ``meta.url`` is accepted as well as its uuid."""
-        return await self._call("GET", self.session_url(uuid_or_url))
+        return _session(await self._call("GET", self.session_url(uuid_or_url)), self.name, "GET")
 
     async def update(self, uuid_or_url: str, phase: str) -> dict[str, Any]:
         """``POST sessions/{uuid}`` with an enum-value update of ``phase``; the updated session."""
         doc = {"kind": ENUM_VALUE_UPDATE, "path": "phase", "value": phase}
-        return await self._call("POST", self.session_url(uuid_or_url), doc)
+        return _session(await self._call("POST", self.session_url(uuid_or_url), doc), self.name, "POST")
 
     async def accept(self, uuid_or_url: str) -> dict[str, Any]:
         return await self.update(uuid_or_url, "ACCEPTED")
@@ -384,6 +384,19 @@ class BrokerClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class NotASession(BrokerError):
+    """A session call answered (2xx) with something else than a session; ``body`` is what came."""
+
+
+def _session(body: Any, name: str, method: str) -> dict[str, Any]:
+    """``body`` when it is a session (an object with a ``phase``), else :class:`NotASession`: a
+    foreign answer is not shown or kept as a session with every field missing."""
+    if not isinstance(body, dict) or not isinstance(body.get("phase"), str):
+        raise NotASession(0, f"{name} answered {method} sessions/{{uuid}} with something else than a "
+                          "session (no 'phase'): is it an execution broker?", body)
+    return body
 
 
 # -- many brokers ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import httpx
 from jupyter_core.utils import ensure_async
 from tornado import web
 
-from ..client import BrokerClient, BrokerError, ask_many, describe_error
+from ..client import BrokerClient, BrokerError, NotASession, ask_many, describe_error
 from ..model.messages import utcnow
 from . import shapes
 from .asking import Ask, build_request, parse_ask, parse_request_ask
@@ -79,6 +79,8 @@ def _what(answer: Any) -> str:
         return "an empty answer"
     if isinstance(answer, str):
         return "text, not JSON (a login page?)"
+    if isinstance(answer, dict):
+        return "an object without a 'phase'"
     return f"a JSON {type(answer).__name__}" if isinstance(answer, (list, int, float, bool)) else "no object"
 
 
@@ -457,12 +459,11 @@ class Lab:
         session document. LabError 504 on timeout, 502 (or the broker's 404/409) on failure."""
         async with self.client(hub, timeout) as broker:
             try:
-                answer = await asyncio.wait_for(call(broker), timeout)
+                return await asyncio.wait_for(call(broker), timeout)
+            except NotASession as e:
+                raise _not_a_session(hub, e.body) from e
             except (asyncio.TimeoutError, BrokerError, httpx.HTTPError, ValueError) as e:
                 raise _broker_failure(hub.name, e, timeout) from e
-        if not isinstance(answer, dict):
-            raise _not_a_session(hub, answer)
-        return answer
 
     async def session(self, hub_name: str, uuid: str, origin: str | None) -> dict[str, Any]:
         hub = await self.hub(hub_name, origin)

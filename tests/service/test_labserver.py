@@ -596,6 +596,24 @@ def test_a_hub_answering_something_else_than_a_session_is_a_502_naming_it(bare: 
         odd.close()
 
 
+def test_a_hub_answering_another_object_than_a_session_is_a_502_naming_it(bare: dict) -> None:
+    """A session call answered with an object that is no session (here a listing): not a session
+    with every field blank, but the hub named and what it sent."""
+    server: LabServer = bare["server"]
+    odd = Fake(fixed(b'{"sessions": []}', "application/json"))
+    try:
+        body = {"name": "odd-object", "url": odd.url, "token": "t", "check": False}
+        assert server.post("hubs", body).status_code == 201
+        path = "sessions/odd-object/00000000-0000-0000-0000-000000000000"
+        for response in [server.get(path)] + [server.post(path, {"action": a}) for a in ACTIONS_]:
+            assert response.status_code == 502, response.text
+            assert response.json()["message"].startswith(
+                "odd-object: the answer is not a session (an object without a 'phase')"), response.text
+    finally:
+        server.http.delete("execplanner/hubs/odd-object")
+        odd.close()
+
+
 def test_a_hub_that_trickles_its_answer_times_out_as_a_whole(bare: dict) -> None:
     """httpx bounds each read; a hub sending a byte every half second must still give up at the
     timeout (2 s here; accept gets accept_timeout, 4 s), as a 504 naming the hub."""

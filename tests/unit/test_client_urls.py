@@ -161,6 +161,8 @@ async def test_get_endpoints() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/sessions"):
             return ok({"sessions": [{"kind": "k", "phase": "AVAILABLE"}]})
+        if "/sessions/" in request.url.path:
+            return ok({"kind": "k", "phase": "AVAILABLE"})
         return ok({"kind": "k", "result": "YES"})
 
     client, seen = client_with(handler)
@@ -360,3 +362,14 @@ async def test_passthrough_sends_as_given_and_returns_the_answer_as_it_came() ->
     assert str(sent.url) == "http://h/services/execplanner/sessions/x?y=1"
     assert sent.content == b"phase: ACCEPTED" and sent.headers["Content-Type"] == "application/yaml"
     assert sent.headers["Authorization"] == "token tok" and sent.headers["Via"] == "1.1 a"
+
+
+@pytest.mark.parametrize("answer", [{"sessions": []}, {"phase": None}, ["AVAILABLE"], {"status": 200}])
+async def test_an_answer_that_is_not_a_session_is_an_error_not_a_blank_session(answer: Any) -> None:
+    """A foreign broker (or a relay to one) that answers a session call with something else: the
+    command line and the lab server say so, and the federation keeps its last known document."""
+    client, _ = client_with(lambda request: ok(answer))
+    async with client:
+        for call in (client.session(UUID), client.accept(UUID)):
+            with pytest.raises(BrokerError, match=r"(GET|POST) sessions/\{uuid\} with something else"):
+                await call
