@@ -37,11 +37,6 @@ class Found:
     error: str | None = None
 
 
-def relay_url(own: Hub, name: str) -> str:
-    """The own broker's relay for peer ``name``: ``{own}peers/{name}/``."""
-    return listing.relay_for(own.url, name)
-
-
 def _hub(entry: LinkEntry, own: Hub) -> Hub:
     link = Link(
         state=entry.state,

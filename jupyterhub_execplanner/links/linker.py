@@ -26,6 +26,7 @@ from .sealing import Sealer, SealingUnavailable
 FLOW_TIMEOUT = timedelta(minutes=10)  # how long a user has to log in and consent on the peer
 MAX_PENDING_PER_USER = 5
 MAX_PENDING = 10_000
+KEY_CHANGED = "this hub's encryption key changed"  # a token it cannot decrypt: "link again"
 
 
 class Linker:
@@ -73,7 +74,7 @@ class Linker:
         state = link.state(now) if link is not None else UNLINKED
         if link is not None and state == LINKED and self.sealer is not None \
                 and self.sealer.open(link.token) is None:
-            state, link = EXPIRED, replace(link, broken="this hub's encryption key changed")
+            state, link = EXPIRED, replace(link, broken=KEY_CHANGED)
         entry: dict[str, Any] = {
             "hub": name,
             "url": peer.url if peer is not None else None,
@@ -172,7 +173,7 @@ class Linker:
             return None
         token = self.sealer.open(link.token)
         if token is None:
-            self.book.mark_broken(link, "this hub's encryption key changed")
+            self.book.mark_broken(link, KEY_CHANGED)
             return None
         return token, link
 

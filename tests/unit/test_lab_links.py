@@ -13,7 +13,8 @@ from jupyterhub_execplanner.client import BrokerError, HubAnswer
 from jupyterhub_execplanner.labserver import shapes
 from jupyterhub_execplanner.labserver.hubs import FieldError, Hub, parse_hub
 from jupyterhub_execplanner.labserver.lab import LabError, _broker_failure, _hub_error
-from jupyterhub_execplanner.labserver.links import link_state, parse_links, relay_url
+from jupyterhub_execplanner.labserver.links import link_state, parse_links
+from jupyterhub_execplanner.links.listing import relay_for
 
 OWN_URL = "http://127.0.0.1:8000/services/execplanner/"
 OWN = Hub("this-hub", OWN_URL, "own-token", own=True)
@@ -40,7 +41,7 @@ def test_a_linked_peer_is_a_hub_reached_through_the_relay_with_the_own_token() -
     assert found.error is None
     b, c = found.peers
     assert (b.name, b.url, b.token, b.kind, b.own) == ("hub-b", RELAY, "own-token", "linked", False)
-    assert c.url == relay_url(OWN, "hub-c") == f"{OWN_URL}peers/hub-c/"
+    assert c.url == relay_for(OWN_URL, "hub-c") == f"{OWN_URL}peers/hub-c/"
     public = b.public()
     assert public == {
         "name": "hub-b", "url": RELAY, "own": False, "has_token": True, "kind": "linked",
